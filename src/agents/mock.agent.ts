@@ -1,0 +1,154 @@
+import { createHash } from 'node:crypto';
+import {
+  Agent,
+  AgentCallOptions,
+  AgentError,
+  AgentJobContext,
+  CodeResult,
+  PlanResult,
+  PullRequestGateway,
+  PullRequestResult,
+  ReviewResult,
+} from './agent.port';
+import type { Stage } from '../lifecycle/job.types';
+
+/**
+ * Script for one job, read from its issue body so that a scenario travels with the job (and so
+ * through every process and restart). A line `mock: <directive>` per rule:
+ * - `mock: delay=<ms>`              delay of every call (overrides the agent's default)
+ * - `mock: fail=<stage>`            permanent failure in that stage
+ * - `mock: transient=<stage>:<n>`   first n attempts of that stage fail transiently
+ * - `mock: reject=<n>`              review rejects the first n rounds, then approves
+ * Stages: planning, coding, reviewing, pr-open.
+ */
+export interface MockScript {
+  delayMs?: number;
+  fail: Stage[];
+  transient: Partial<Record<Stage, number>>;
+  rejections: number;
+}
+
+/** Parses the `mock:` directives of an issue body. Unknown directives are ignored. */
+export function parseMockScript(body: string): MockScript {
+  const script: MockScript = { fail: [], transient: {}, rejections: 0 };
+  for (const m of body.matchAll(/^\s*mock:\s*([a-z-]+)=([\w:-]+)\s*$/gim)) {
+    const [, key, value] = m;
+    if (key === 'delay') script.delayMs = Number(value);
+    else if (key === 'fail') script.fail.push(value as Stage);
+    else if (key === 'reject') script.rejections = Number(value);
+    else if (key === 'transient') {
+      const [stage, n] = value.split(':');
+      script.transient[stage as Stage] = Number(n ?? 1);
+    }
+  }
+  return script;
+}
+
+/** Options of the {@link MockAgent}. */
+export interface MockAgentOptions {
+  /** Default delay of every call in ms (0 = resolve on the next tick). */
+  delayMs: number;
+  /** Called on every call, for tests that count calls per (job, stage, attempt). */
+  onCall?: (call: { jobId: string; stage: Stage; attempt: number; idempotencyKey: string }) => void;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason ?? new Error('aborted'));
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal.reason ?? new Error('aborted'));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function digest(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 8);
+}
+
+function slug(text: string): string {
+  return (
+    text
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '')
+      .slice(0, 40) || 'change'
+  );
+}
+
+/**
+ * A deterministic stand-in for an LLM agent and PR gateway. Outputs are derived from the issue
+ * text; behaviour (delay, permanent/transient failures, review rejections) comes from the
+ * options and from `mock:` directives in the issue body ({@link parseMockScript}).
+ * Transient failures are decided by the attempt number, so they are the same in every process.
+ */
+export class MockAgent implements Agent, PullRequestGateway {
+  constructor(private readonly options: MockAgentOptions = { delayMs: 0 }) {}
+
+  private async enter(stage: Stage, ctx: AgentJobContext, opts: AgentCallOptions): Promise<MockScript> {
+    const script = parseMockScript(ctx.issue.body);
+    this.options.onCall?.({ jobId: ctx.jobId, stage, attempt: opts.attempt, idempotencyKey: opts.idempotencyKey });
+    const delay = script.delayMs ?? this.options.delayMs;
+    if (delay > 0) await sleep(delay, opts.signal);
+    else if (opts.signal.aborted) throw opts.signal.reason ?? new Error('aborted');
+    if (script.fail.includes(stage)) {
+      throw new AgentError('MOCK_PERMANENT_FAILURE', `mock agent: scripted permanent failure in ${stage}`, false, stage);
+    }
+    const transient = script.transient[stage] ?? 0;
+    if (opts.attempt <= transient) {
+      throw new AgentError(
+        'MOCK_TRANSIENT_FAILURE',
+        `mock agent: scripted transient failure in ${stage} (attempt ${opts.attempt} of ${transient} failing)`,
+        true,
+        stage,
+      );
+    }
+    return script;
+  }
+
+  async plan(ctx: AgentJobContext, opts: AgentCallOptions): Promise<PlanResult> {
+    await this.enter('planning', ctx, opts);
+    const t = ctx.issue.title;
+    return {
+      summary: `Fix "${t}" in ${ctx.repositoryId}`,
+      steps: [`Reproduce: ${t}`, `Change the code for ${slug(t)}`, 'Add a regression test', 'Open a pull request'],
+    };
+  }
+
+  async code(ctx: AgentJobContext, plan: PlanResult, feedback: string[], opts: AgentCallOptions): Promise<CodeResult> {
+    await this.enter('coding', ctx, opts);
+    const name = slug(ctx.issue.title);
+    const rev = feedback.length ? `-r${ctx.reviewRound}` : '';
+    return {
+      changes: [
+        {
+          path: `src/${name}.ts`,
+          patch: `--- a/src/${name}.ts\n+++ b/src/${name}.ts\n@@ -1 +1 @@\n-// TODO ${digest(ctx.issue.body)}\n+// ${plan.steps[1] ?? 'fix'}${rev}\n`,
+          commitMessage: `fix: ${ctx.issue.title}${feedback.length ? ` (addresses ${feedback.length} review comment(s))` : ''}`,
+        },
+      ],
+    };
+  }
+
+  async review(ctx: AgentJobContext, _plan: PlanResult, code: CodeResult, opts: AgentCallOptions): Promise<ReviewResult> {
+    const script = await this.enter('reviewing', ctx, opts);
+    if (ctx.reviewRound <= script.rejections) {
+      return {
+        approved: false,
+        comments: [`Round ${ctx.reviewRound}: ${code.changes[0]?.path ?? 'the change'} needs a test for the edge case.`],
+      };
+    }
+    return { approved: true, comments: ['Looks good.'] };
+  }
+
+  async open(ctx: AgentJobContext, _plan: PlanResult, _code: CodeResult, opts: AgentCallOptions): Promise<PullRequestResult> {
+    await this.enter('pr-open', ctx, opts);
+    const n = parseInt(digest(ctx.jobId), 16) % 100000;
+    return { number: n, url: `https://github.com/${ctx.repositoryId}/pull/${n}` };
+  }
+}
