@@ -1,0 +1,56 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { TerminusModule } from '@nestjs/terminus';
+import { LoggerModule } from 'nestjs-pino';
+import { AgentsModule } from './agents/agents.module';
+import { DomainExceptionFilter } from './common/http-exception.filter';
+import { AppConfigModule } from './config/config.module';
+import { HealthController } from './health/health.controller';
+import { JobsController } from './jobs/jobs.controller';
+import { JobsService } from './jobs/jobs.service';
+import { MongoModule } from './jobs/mongo.module';
+import { STAGES, type Stage } from './lifecycle/job.types';
+import { QueuesModule } from './queues/queues.module';
+import { GithubWebhookController } from './webhooks/github-webhook.controller';
+
+/** What one process runs. */
+export interface AppOptions {
+  /** Serve the REST API. */
+  api: boolean;
+  /** Stages whose workers run here. */
+  stages: Stage[];
+  /** Run the sweeper here. Default: when any worker runs. */
+  sweeper?: boolean;
+  /** Config values that win over the environment (tests). */
+  env?: Record<string, string>;
+}
+
+/** The application: `AppModule.forRoot({ api: true, stages: STAGES })` is the all-in-one process. */
+@Module({})
+export class AppModule {
+  static forRoot(options: AppOptions = { api: true, stages: [...STAGES] }): DynamicModule {
+    const env = options.env ?? {};
+    const level = env.LOG_LEVEL ?? process.env.LOG_LEVEL ?? 'info';
+    return {
+      module: AppModule,
+      imports: [
+        AppConfigModule.forRoot(env),
+        LoggerModule.forRoot({
+          pinoHttp: {
+            level,
+            autoLogging: false,
+            redact: ['req.headers.authorization', 'req.headers["x-hub-signature-256"]', 'req.headers.cookie'],
+            ...(process.stdout.isTTY ? { transport: { target: 'pino-pretty', options: { singleLine: true } } } : {}),
+          },
+        }),
+        MongoModule,
+        AgentsModule,
+        QueuesModule.register({ workers: options.stages, sweeper: options.sweeper ?? options.stages.length > 0 }),
+        ...(options.api ? [TerminusModule] : []),
+      ],
+      controllers: options.api ? [JobsController, GithubWebhookController, HealthController] : [],
+      providers: [JobsService, { provide: APP_FILTER, useClass: DomainExceptionFilter }],
+      exports: [JobsService],
+    };
+  }
+}

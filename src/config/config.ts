@@ -1,0 +1,64 @@
+import { z } from 'zod';
+
+const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+const bool = (def: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(def ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+/**
+ * Environment variables, validated at start (zod). Units are in the names: `_MS` = milliseconds.
+ * An invalid value stops the process with the variable's name and the reason.
+ */
+export const configSchema = z.object({
+  PORT: int(3000, 0),
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  MONGODB_URI: z.string().min(1).default('mongodb://127.0.0.1:27017'),
+  MONGODB_DB: z.string().min(1).default('aicd'),
+  /** Prefix of every BullMQ key, so several deployments (or test runs) share one Redis. */
+  QUEUE_PREFIX: z.string().min(1).default('aicd'),
+  AGENT: z.enum(['mock']).default('mock'),
+  MOCK_AGENT_DELAY_MS: int(200),
+  /** Attempts per stage message (BullMQ `attempts`), including the first. */
+  STAGE_ATTEMPTS: int(3, 1),
+  /** First backoff delay in ms; BullMQ's exponential backoff doubles it each retry. */
+  STAGE_BACKOFF_MS: int(1000, 0),
+  CONCURRENCY_PLANNING: int(4, 1),
+  CONCURRENCY_CODING: int(4, 1),
+  CONCURRENCY_REVIEWING: int(4, 1),
+  CONCURRENCY_PR_OPEN: int(4, 1),
+  /** Reviews allowed per job before it fails with REVIEW_ROUNDS_EXCEEDED. */
+  MAX_REVIEW_ROUNDS: int(3, 1),
+  /** PR_OPEN → COMPLETED as soon as the PR is open (else wait for MARK_COMPLETED). */
+  AUTO_COMPLETE: bool(true),
+  /** How often the sweeper looks for jobs without a pending stage message, ms (0 = off). */
+  SWEEP_INTERVAL_MS: int(5000, 0),
+  /** A job must be this old since its last update before the sweeper repairs it, ms. */
+  SWEEP_GRACE_MS: int(10000, 0),
+  GITHUB_WEBHOOK_SECRET: z.string().optional(),
+  GITHUB_WEBHOOK_TENANT: z.string().min(1).default('default'),
+  /** An `issues.labeled` delivery creates a job only for this label. */
+  GITHUB_WEBHOOK_LABEL: z.string().min(1).default('ai-cd'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Largest accepted request body, bytes. */
+  BODY_LIMIT_BYTES: int(1_000_000, 1),
+});
+
+export type AppConfig = z.infer<typeof configSchema>;
+
+/**
+ * Validates `env` (for `ConfigModule.forRoot({ validate })`).
+ * @throws Error naming every invalid variable.
+ */
+export function validateConfig(env: Record<string, unknown>): AppConfig {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}
+
+/** DI token of the validated {@link AppConfig}. */
+export const APP_CONFIG = Symbol('APP_CONFIG');

@@ -1,0 +1,144 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  IsIn,
+  IsInt,
+  IsNotEmpty,
+  IsObject,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+import { EXTERNAL_EVENT_TYPES, JOB_STATES, type JobEventType, type JobState } from '../../lifecycle/job.types';
+
+export class IssueDto {
+  @ApiProperty({ example: '1347', description: 'Issue number or id in the source tracker.' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(200)
+  id!: string;
+
+  @ApiProperty({ example: 'Spelling error in the README file' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(1000)
+  title!: string;
+
+  @ApiProperty({ example: "It looks like you accidentally spelled 'commit' with two 't's.", description: 'Up to 65,536 characters.' })
+  @IsString()
+  @MaxLength(65_536)
+  body!: string;
+
+  @ApiProperty({ example: 'https://github.com/Codertocat/Hello-World/issues/1347' })
+  @IsUrl({ require_tld: false, require_protocol: true })
+  @MaxLength(2000)
+  url!: string;
+}
+
+export class CreateJobDto {
+  @ApiProperty({ example: 'Codertocat/Hello-World', description: 'Repository the change is for (owner/name).' })
+  @IsString()
+  @Matches(/^[\w.-]+\/[\w.-]+$/, { message: 'repositoryId must look like owner/name' })
+  @MaxLength(200)
+  repositoryId!: string;
+
+  @ApiProperty({ type: IssueDto })
+  @IsObject()
+  @ValidateNested()
+  @Type(() => IssueDto)
+  issue!: IssueDto;
+
+  @ApiPropertyOptional({ description: 'A repeat submission with the same key returns the existing job.', maxLength: 200 })
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(200)
+  idempotencyKey?: string;
+}
+
+export class ListJobsQueryDto {
+  @ApiPropertyOptional({ enum: JOB_STATES })
+  @IsOptional()
+  @IsIn(JOB_STATES)
+  state?: JobState;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  limit?: number;
+
+  @ApiPropertyOptional({ description: 'nextCursor of the previous page.' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(500)
+  cursor?: string;
+}
+
+export class SendEventDto {
+  @ApiProperty({ enum: EXTERNAL_EVENT_TYPES, description: 'An event the job accepts in its current state.' })
+  @IsIn(EXTERNAL_EVENT_TYPES)
+  type!: JobEventType;
+
+  @ApiPropertyOptional({ description: 'For MARK_CANCELLED: why.' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(1000)
+  reason?: string;
+}
+
+export class TransitionDto {
+  @ApiProperty({ enum: JOB_STATES }) from!: JobState;
+  @ApiProperty({ enum: JOB_STATES }) to!: JobState;
+  @ApiProperty({ example: 'PLAN_SUCCEEDED' }) event!: string;
+  @ApiProperty({ description: 'ISO-8601 commit time.' }) at!: string;
+  @ApiProperty({ description: 'Stage attempt (1-based); 0 for external events.' }) attempt!: number;
+}
+
+export class JobErrorDto {
+  @ApiProperty({ example: 'MOCK_PERMANENT_FAILURE' }) code!: string;
+  @ApiProperty() message!: string;
+  @ApiProperty({ example: 'coding' }) stage!: string;
+}
+
+export class JobSummaryDto {
+  @ApiProperty() id!: string;
+  @ApiProperty() tenantId!: string;
+  @ApiProperty() repositoryId!: string;
+  @ApiProperty({ enum: JOB_STATES }) state!: JobState;
+  @ApiProperty({ description: 'Compare-and-set version; +1 per commit.' }) version!: number;
+  @ApiProperty() machineVersion!: string;
+  @ApiProperty() issue!: IssueDto;
+  @ApiProperty({ nullable: true, type: JobErrorDto }) error!: JobErrorDto | null;
+  @ApiProperty() createdAt!: string;
+  @ApiProperty() updatedAt!: string;
+}
+
+export class JobContextSummaryDto {
+  @ApiProperty({ nullable: true, description: 'Plan steps.', type: [String] }) plan!: string[] | null;
+  @ApiProperty({ nullable: true, description: 'Paths of changed files.', type: [String] }) changedFiles!: string[] | null;
+  @ApiProperty({ nullable: true }) reviewApproved!: boolean | null;
+  @ApiProperty({ type: [String] }) reviewComments!: string[];
+  @ApiProperty() reviewRounds!: number;
+  @ApiProperty({ nullable: true }) prUrl!: string | null;
+  @ApiProperty({ description: 'Attempt that produced each stage result.' }) attempts!: Record<string, number>;
+  @ApiProperty({ nullable: true }) failedStage!: string | null;
+}
+
+export class JobDetailDto extends JobSummaryDto {
+  @ApiProperty({ type: JobContextSummaryDto }) context!: JobContextSummaryDto;
+  @ApiProperty({ enum: EXTERNAL_EVENT_TYPES, isArray: true, description: 'Events accepted now.' }) acceptedEvents!: JobEventType[];
+  @ApiProperty({ type: [TransitionDto] }) history!: TransitionDto[];
+}
+
+export class JobPageDto {
+  @ApiProperty({ type: [JobSummaryDto] }) items!: JobSummaryDto[];
+  @ApiProperty({ nullable: true, type: String }) nextCursor!: string | null;
+}

@@ -1,0 +1,45 @@
+import type { JobError, JobState, TransitionRecord } from '../lifecycle/job.types';
+import type { PersistedJobSnapshot } from '../lifecycle/job.runtime';
+
+/** A job as the domain sees it: the persisted statechart snapshot plus its bookkeeping. */
+export interface JobRecord {
+  id: string;
+  tenantId: string;
+  /** Caller-chosen key; a repeat submission with the same key returns the existing job. */
+  idempotencyKey: string;
+  repositoryId: string;
+  state: JobState;
+  /** Incremented by every commit; the compare-and-set token. */
+  version: number;
+  /** `JOB_MACHINE_VERSION` of the machine that wrote `snapshot`. */
+  machineVersion: string;
+  snapshot: PersistedJobSnapshot;
+  /** Every committed transition, oldest first; appended in the same update as the state. */
+  history: TransitionRecord[];
+  error: JobError | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** One compare-and-set commit of a job's statechart. */
+export interface JobCommit {
+  state: JobState;
+  snapshot: PersistedJobSnapshot;
+  machineVersion: string;
+  error: JobError | null;
+  transitions: TransitionRecord[];
+}
+
+/** Listing filter and page. */
+export interface JobListQuery {
+  state?: JobState;
+  /** 1..100 */
+  limit: number;
+  /** Opaque cursor from a previous page's `nextCursor`. */
+  cursor?: string;
+}
+
+export interface JobPage {
+  items: JobRecord[];
+  nextCursor: string | null;
+}

@@ -1,0 +1,116 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { APP_CONFIG, type AppConfig } from '../config/config';
+import { applyEvent, acceptedEvents, createJobSnapshot, JOB_MACHINE_VERSION } from '../lifecycle/job.runtime';
+import type { Issue, JobEvent, JobEventType, TransitionRecord } from '../lifecycle/job.types';
+import { upgradeSnapshot } from '../lifecycle/snapshot-migrations';
+import { ConcurrentUpdateError, JobNotFoundError } from './job.errors';
+import type { JobListQuery, JobPage, JobRecord } from './job.record';
+import { JobRepository } from './job.repository';
+import { CancellationBus, StageDispatcher } from './stage-dispatcher.port';
+
+/** What a submission carries (REST body or webhook mapping). */
+export interface SubmitJob {
+  repositoryId: string;
+  issue: Issue;
+  /** Repeat submissions with the same key return the first job. Default: a fresh UUID. */
+  idempotencyKey?: string;
+}
+
+const CAS_RETRIES = 5;
+
+/**
+ * Use cases on jobs: submit, read, list and send events. Every change is a compare-and-set
+ * commit through {@link JobRepository}; a change that enters a stage is followed by a stage
+ * message through {@link StageDispatcher} (a crash in between is repaired by the sweeper).
+ */
+@Injectable()
+export class JobsService {
+  private readonly log = new Logger(JobsService.name);
+
+  constructor(
+    private readonly jobs: JobRepository,
+    private readonly dispatcher: StageDispatcher,
+    private readonly cancellation: CancellationBus,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /**
+   * Creates a job in QUEUED and asks for planning. A repeat with the same idempotency key
+   * returns the existing job (`created: false`) and changes nothing.
+   * @throws DependencyUnavailableError when Redis or MongoDB is down.
+   */
+  async submit(tenantId: string, input: SubmitJob): Promise<{ job: JobRecord; created: boolean }> {
+    const id = randomUUID();
+    const initial = createJobSnapshot({
+      jobId: id,
+      tenantId,
+      repositoryId: input.repositoryId,
+      issue: input.issue,
+      limits: { maxReviewRounds: this.config.MAX_REVIEW_ROUNDS, autoComplete: this.config.AUTO_COMPLETE },
+    });
+    await this.dispatcher.ping();
+    const now = new Date();
+    const result = await this.jobs.create({
+      id,
+      tenantId,
+      idempotencyKey: input.idempotencyKey ?? id,
+      repositoryId: input.repositoryId,
+      state: initial.state,
+      version: 0,
+      machineVersion: JOB_MACHINE_VERSION,
+      snapshot: initial.snapshot,
+      history: [],
+      error: null,
+      createdAt: now,
+      updatedAt: now,
+    });
+    // Also for a repeat: the dispatch is idempotent and repairs a submission that crashed here.
+    await this.dispatcher.dispatch(result.job);
+    return result;
+  }
+
+  /** @throws JobNotFoundError when the job does not exist for this tenant. */
+  async get(tenantId: string, id: string): Promise<JobRecord> {
+    const job = await this.jobs.findForTenant(tenantId, id);
+    if (!job) throw new JobNotFoundError(id);
+    return job;
+  }
+
+  list(tenantId: string, query: JobListQuery): Promise<JobPage> {
+    return this.jobs.list(tenantId, query);
+  }
+
+  /** External event types the job accepts now (asked of the statechart). */
+  acceptedFor(job: JobRecord): JobEventType[] {
+    return acceptedEvents(upgradeSnapshot(job.machineVersion, job.snapshot));
+  }
+
+  /**
+   * Sends an external event to the job's statechart and commits the result.
+   * @throws JobNotFoundError, IllegalEventError (not accepted in the current state),
+   *   UnknownMachineVersionError, ConcurrentUpdateError, DependencyUnavailableError.
+   */
+  async send(tenantId: string, id: string, event: JobEvent): Promise<JobRecord> {
+    for (let i = 0; i < CAS_RETRIES; i++) {
+      const job = await this.get(tenantId, id);
+      const advance = applyEvent(upgradeSnapshot(job.machineVersion, job.snapshot), event);
+      const at = new Date().toISOString();
+      const transitions: TransitionRecord[] = advance.transitions.map((t) => ({ ...t, at, attempt: 0 }));
+      const committed = await this.jobs.commit(job.id, job.version, {
+        state: advance.state,
+        snapshot: advance.snapshot,
+        machineVersion: JOB_MACHINE_VERSION,
+        error: advance.context.error,
+        transitions,
+      });
+      if (!committed) continue; // a worker committed first: re-read and re-apply
+      if (event.type === 'MARK_CANCELLED') {
+        await this.cancellation.publish(job.id).catch((e: unknown) => this.log.warn(`cancel publish failed for ${job.id}: ${String(e)}`));
+      }
+      await this.dispatcher.dispatch(committed);
+      return committed;
+    }
+    throw new ConcurrentUpdateError(id);
+  }
+}

@@ -1,0 +1,31 @@
+import type { Stage } from '../lifecycle/job.types';
+import type { JobRecord } from './job.record';
+
+/** A message asking a stage worker to advance a job that is at `version`. */
+export interface StageMessage {
+  jobId: string;
+  tenantId: string;
+  stage: Stage;
+  /** The job's version when the message was sent; a worker drops it if the job moved on. */
+  version: number;
+}
+
+/**
+ * Port through which the domain asks for a stage to run. The BullMQ adapter sends at most one
+ * message per (job, stage, version): the message id is `<jobId>-<stage>-<version>`.
+ */
+export abstract class StageDispatcher {
+  /**
+   * Sends the message for the stage `job` waits for, if any (none in final states, FAILED or a
+   * PR waiting for MARK_COMPLETED). Idempotent. @throws DependencyUnavailableError.
+   */
+  abstract dispatch(job: JobRecord): Promise<StageMessage | null>;
+  /** Resolves when the queue's Redis answers. @throws when it does not. */
+  abstract ping(): Promise<void>;
+}
+
+/** Port to abort a job's running agent call in whichever process runs it. */
+export abstract class CancellationBus {
+  /** Announces that `jobId` was cancelled. */
+  abstract publish(jobId: string): Promise<void>;
+}

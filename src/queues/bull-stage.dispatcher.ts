@@ -1,0 +1,68 @@
+import { InjectQueue } from '@nestjs/bullmq';
+import { Inject, Injectable } from '@nestjs/common';
+import type { Queue } from 'bullmq';
+import { APP_CONFIG, type AppConfig } from '../config/config';
+import type { Stage } from '../lifecycle/job.types';
+import { DependencyUnavailableError } from '../jobs/job.errors';
+import type { JobRecord } from '../jobs/job.record';
+import { pendingStage } from '../jobs/pending-stage';
+import { StageDispatcher, type StageMessage } from '../jobs/stage-dispatcher.port';
+import { withTimeout } from './redis-connection';
+import { STAGE_QUEUE, stageMessageId } from './stage-queues';
+
+/** How long a producer waits for Redis before answering 503, ms. */
+const REDIS_TIMEOUT_MS = 3000;
+
+/** {@link StageDispatcher} on BullMQ: one queue per stage, attempts and exponential backoff from config. */
+@Injectable()
+export class BullStageDispatcher extends StageDispatcher {
+  private readonly queues: Record<Stage, Queue<StageMessage>>;
+
+  constructor(
+    @InjectQueue(STAGE_QUEUE.planning) planning: Queue<StageMessage>,
+    @InjectQueue(STAGE_QUEUE.coding) coding: Queue<StageMessage>,
+    @InjectQueue(STAGE_QUEUE.reviewing) reviewing: Queue<StageMessage>,
+    @InjectQueue(STAGE_QUEUE['pr-open']) prOpen: Queue<StageMessage>,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
+    super();
+    this.queues = { planning, coding, reviewing, 'pr-open': prOpen };
+  }
+
+  queue(stage: Stage): Queue<StageMessage> {
+    return this.queues[stage];
+  }
+
+  async dispatch(job: JobRecord): Promise<StageMessage | null> {
+    const stage = pendingStage(job);
+    if (!stage) return null;
+    const message: StageMessage = { jobId: job.id, tenantId: job.tenantId, stage, version: job.version };
+    try {
+      await withTimeout(
+        this.queues[stage].add(stage, message, {
+          jobId: stageMessageId(job.id, stage, job.version),
+          attempts: this.config.STAGE_ATTEMPTS,
+          backoff: { type: 'exponential', delay: this.config.STAGE_BACKOFF_MS },
+          removeOnComplete: { age: 24 * 3600, count: 10_000 },
+          removeOnFail: false,
+        }),
+        REDIS_TIMEOUT_MS,
+        'redis',
+      );
+    } catch (e) {
+      throw new DependencyUnavailableError('redis', e);
+    }
+    return message;
+  }
+
+  async ping(): Promise<void> {
+    try {
+      const client = (await withTimeout(this.queues.planning.backend.client, REDIS_TIMEOUT_MS, 'redis')) as unknown as {
+        ping(): Promise<string>;
+      };
+      await withTimeout(client.ping(), REDIS_TIMEOUT_MS, 'redis');
+    } catch (e) {
+      throw new DependencyUnavailableError('redis', e);
+    }
+  }
+}

@@ -1,0 +1,77 @@
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import Redis from 'ioredis';
+import { APP_CONFIG, type AppConfig } from '../config/config';
+import { CancellationBus } from '../jobs/stage-dispatcher.port';
+import { redisOptionsFromUrl } from './redis-connection';
+
+/** The AbortControllers of the agent calls running in this process, by job id. */
+@Injectable()
+export class RunningCalls {
+  private readonly running = new Map<string, Set<AbortController>>();
+
+  /** Registers a running call; the returned function unregisters it. */
+  track(jobId: string, controller: AbortController): () => void {
+    let set = this.running.get(jobId);
+    if (!set) this.running.set(jobId, (set = new Set()));
+    set.add(controller);
+    return () => {
+      set.delete(controller);
+      if (set.size === 0) this.running.delete(jobId);
+    };
+  }
+
+  /** Aborts every call of `jobId` running here. @returns how many were aborted. */
+  abort(jobId: string, reason: string): number {
+    const set = this.running.get(jobId);
+    if (!set) return 0;
+    for (const c of set) c.abort(new Error(reason));
+    return set.size;
+  }
+}
+
+/**
+ * {@link CancellationBus} on Redis pub/sub (channel `<QUEUE_PREFIX>:cancel`): every process
+ * subscribes and aborts the job's calls it runs (BullMQ alone only reaches the same process,
+ * taskforcesh/bullmq#632). A missed message is harmless: the late result is discarded by the CAS.
+ */
+@Injectable()
+export class RedisCancellationBus extends CancellationBus implements OnModuleInit, OnModuleDestroy {
+  private readonly log = new Logger(RedisCancellationBus.name);
+  private publisher?: Redis;
+  private subscriber?: Redis;
+  private readonly channel: string;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly running: RunningCalls,
+  ) {
+    super();
+    this.channel = `${config.QUEUE_PREFIX}:cancel`;
+  }
+
+  async onModuleInit(): Promise<void> {
+    const opts = { ...redisOptionsFromUrl(this.config.REDIS_URL), lazyConnect: true, maxRetriesPerRequest: 1 };
+    this.publisher = new Redis(opts);
+    this.subscriber = new Redis({ ...opts, maxRetriesPerRequest: null });
+    this.publisher.on('error', () => undefined);
+    this.subscriber.on('error', () => undefined);
+    await this.subscriber.connect();
+    await this.subscriber.subscribe(this.channel);
+    this.subscriber.on('message', (_channel: string, jobId: string) => {
+      const n = this.running.abort(jobId, 'job cancelled');
+      if (n > 0) this.log.log(`aborted ${n} running call(s) of cancelled job ${jobId}`);
+    });
+  }
+
+  async publish(jobId: string): Promise<void> {
+    // Abort locally at once, then tell the other processes.
+    this.running.abort(jobId, 'job cancelled');
+    if (this.publisher!.status === 'wait') await this.publisher!.connect();
+    await this.publisher!.publish(this.channel, jobId);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.subscriber?.disconnect();
+    this.publisher?.disconnect();
+  }
+}

@@ -1,0 +1,71 @@
+import { BullModule } from '@nestjs/bullmq';
+import { DynamicModule, Module, Provider } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../config/config';
+import { jobMachine } from '../lifecycle/job.machine';
+import { stageOfState, STAGES, type JobState, type Stage } from '../lifecycle/job.types';
+import { CancellationBus, StageDispatcher } from '../jobs/stage-dispatcher.port';
+import { BullStageDispatcher } from './bull-stage.dispatcher';
+import { RedisCancellationBus, RunningCalls } from './cancellation';
+import { redisOptionsFromUrl } from './redis-connection';
+import { STAGE_PROCESSORS } from './stage.processors';
+import { STAGE_QUEUE } from './stage-queues';
+import { StageRunner } from './stage-runner';
+import { Sweeper } from './sweeper';
+import { STAGE_PROCESSOR_INSTANCES, WorkerLauncher } from './worker-launcher';
+
+/**
+ * Refuses to start when a state of the statechart invokes an actor but has no stage (and so no
+ * queue and processor). Walks the machine's state nodes.
+ * @throws Error naming the state.
+ */
+export function assertEveryInvokingStateHasAStage(): void {
+  for (const [name, node] of Object.entries(jobMachine.root.states)) {
+    if (node.invoke.length > 0 && !stageOfState(name as JobState)) {
+      throw new Error(`state ${name} invokes ${node.invoke.map((i) => i.id).join(', ')} but has no stage queue/processor`);
+    }
+  }
+}
+
+export interface QueuesModuleOptions {
+  /** Stages whose workers run in this process (empty: producer only, e.g. the API process). */
+  workers: Stage[];
+  /** Run the sweeper in this process. */
+  sweeper: boolean;
+}
+
+/** BullMQ wiring: one queue per stage, the dispatcher, cancellation bus, and this process's workers. */
+@Module({})
+export class QueuesModule {
+  static register(options: QueuesModuleOptions): DynamicModule {
+    assertEveryInvokingStateHasAStage();
+    const processors = options.workers.map((s) => STAGE_PROCESSORS[s]);
+    const providers: Provider[] = [
+      BullStageDispatcher,
+      { provide: StageDispatcher, useExisting: BullStageDispatcher },
+      RunningCalls,
+      RedisCancellationBus,
+      { provide: CancellationBus, useExisting: RedisCancellationBus },
+      StageRunner,
+      ...processors,
+      { provide: STAGE_PROCESSOR_INSTANCES, inject: processors, useFactory: (...instances: unknown[]) => instances },
+      WorkerLauncher,
+      ...(options.sweeper ? [Sweeper] : []),
+    ];
+    return {
+      module: QueuesModule,
+      imports: [
+        BullModule.forRootAsync({
+          inject: [APP_CONFIG],
+          useFactory: (config: AppConfig) => ({
+            connection: redisOptionsFromUrl(config.REDIS_URL) as Record<string, unknown>,
+            prefix: config.QUEUE_PREFIX,
+          }),
+        }),
+        ...STAGES.map((s) => BullModule.registerQueue({ name: STAGE_QUEUE[s] })),
+      ],
+      providers,
+      exports: [StageDispatcher, CancellationBus, BullStageDispatcher, RunningCalls, ...(options.sweeper ? [Sweeper] : [])],
+      global: true,
+    };
+  }
+}

@@ -1,0 +1,156 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { UnrecoverableError, type Job } from 'bullmq';
+import { fromPromise } from 'xstate';
+import {
+  AGENT,
+  AgentError,
+  PULL_REQUEST_GATEWAY,
+  type Agent,
+  type AgentCallOptions,
+  type AgentJobContext,
+  type PullRequestGateway,
+} from '../agents/agent.port';
+import { jobMachine, JOB_MACHINE_VERSION } from '../lifecycle/job.machine';
+import { runStage } from '../lifecycle/job.runtime';
+import { STAGE_ACTOR_ID, type Stage, type StageFault, type StageInput, type TransitionRecord } from '../lifecycle/job.types';
+import { upgradeSnapshot, UnknownMachineVersionError } from '../lifecycle/snapshot-migrations';
+import { JobRepository } from '../jobs/job.repository';
+import { pendingStage } from '../jobs/pending-stage';
+import { StageDispatcher, type StageMessage } from '../jobs/stage-dispatcher.port';
+import { RunningCalls } from './cancellation';
+
+/** What happened to one stage message. */
+export type StageOutcome =
+  /** The machine advanced and the new snapshot was committed. */
+  | 'committed'
+  /** The job moved on (or is gone) before this message ran: a duplicate or late delivery. */
+  | 'stale'
+  /** Another writer (a cancel, a duplicate delivery) committed first: this result was discarded. */
+  | 'conflict';
+
+function stageFault(e: unknown, stage: Stage, attempt: number, maxAttempts: number, cancelled: boolean): StageFault {
+  if (cancelled) {
+    return { code: 'CANCELLED', message: 'agent call aborted: job cancelled', stage, attempt, maxAttempts, retryable: false };
+  }
+  if (e instanceof AgentError) {
+    return { code: e.code, message: e.message, stage, attempt, maxAttempts, retryable: e.retryable };
+  }
+  const message = e instanceof Error ? e.message : String(e);
+  return { code: 'AGENT_ERROR', message, stage, attempt, maxAttempts, retryable: true };
+}
+
+/**
+ * The body of every stage processor: load the job, rehydrate its actor from the persisted
+ * snapshot with this stage's agent-backed actor, run it until the machine leaves the stage,
+ * commit with compare-and-set, and send the next stage's message. Holds no business rules: the
+ * statechart decides every transition.
+ */
+@Injectable()
+export class StageRunner {
+  private readonly log = new Logger(StageRunner.name);
+
+  constructor(
+    private readonly jobs: JobRepository,
+    private readonly dispatcher: StageDispatcher,
+    private readonly running: RunningCalls,
+    @Inject(AGENT) private readonly agent: Agent,
+    @Inject(PULL_REQUEST_GATEWAY) private readonly gateway: PullRequestGateway,
+  ) {}
+
+  /**
+   * Processes one stage message.
+   * @throws Error for a transient fault with attempts left (BullMQ retries with backoff);
+   *   UnrecoverableError when the job landed in FAILED (the message stays in the failed set,
+   *   the dead letter) or its snapshot has an unknown machine version.
+   */
+  async process(stage: Stage, job: Job<StageMessage>, signal?: AbortSignal): Promise<StageOutcome> {
+    const message = job.data;
+    const record = await this.jobs.findById(message.jobId);
+    if (!record || record.version !== message.version || pendingStage(record) !== stage) return 'stale';
+
+    let snapshot;
+    try {
+      snapshot = upgradeSnapshot(record.machineVersion, record.snapshot);
+    } catch (e) {
+      if (e instanceof UnknownMachineVersionError) throw new UnrecoverableError(`${e.code}: ${e.message}`);
+      throw e;
+    }
+
+    const attempt = job.attemptsMade + 1;
+    const maxAttempts = job.opts.attempts ?? 1;
+    const controller = new AbortController();
+    const onOuterAbort = () => controller.abort(signal?.reason ?? new Error('worker aborted the job'));
+    signal?.addEventListener('abort', onOuterAbort, { once: true });
+    const untrack = this.running.track(record.id, controller);
+    let cancelled = false;
+    controller.signal.addEventListener('abort', () => (cancelled = true), { once: true });
+
+    try {
+      const machine = jobMachine.provide({
+        actors: { [STAGE_ACTOR_ID[stage]]: this.stageActor(stage, attempt, maxAttempts, controller.signal, () => cancelled) },
+      });
+      const run = await runStage(machine, snapshot, stage);
+      if (cancelled) return 'conflict';
+      if (run.kind === 'retry') {
+        this.log.warn(`job ${record.id} ${stage} attempt ${attempt}/${maxAttempts} failed: ${run.fault.message}`);
+        throw new Error(`${run.fault.code}: ${run.fault.message}`);
+      }
+      const at = new Date().toISOString();
+      const transitions: TransitionRecord[] = run.transitions.map((t) => ({ ...t, at, attempt }));
+      const committed = await this.jobs.commit(record.id, record.version, {
+        state: run.state,
+        snapshot: run.snapshot,
+        machineVersion: JOB_MACHINE_VERSION,
+        error: run.context.error,
+        transitions,
+      });
+      if (!committed) return 'conflict';
+      await this.dispatcher.dispatch(committed);
+      if (committed.state === 'FAILED') {
+        throw new UnrecoverableError(`${committed.error?.code ?? 'FAILED'}: ${committed.error?.message ?? ''}`);
+      }
+      return 'committed';
+    } finally {
+      untrack();
+      signal?.removeEventListener('abort', onOuterAbort);
+    }
+  }
+
+  /** The invoked actor of `stage`: calls the agent (or the PR gateway) and maps its errors to faults. */
+  private stageActor(stage: Stage, attempt: number, maxAttempts: number, abort: AbortSignal, isCancelled: () => boolean) {
+    return fromPromise(async ({ input, signal }: { input: StageInput; signal: AbortSignal }) => {
+      const ctx: AgentJobContext = {
+        jobId: input.jobId,
+        tenantId: input.tenantId,
+        repositoryId: input.repositoryId,
+        issue: input.issue,
+        reviewRound: input.reviewRound,
+      };
+      const round = stage === 'coding' || stage === 'reviewing' ? `:r${input.reviewRound}` : '';
+      const opts: AgentCallOptions = {
+        signal: AbortSignal.any([signal, abort]),
+        idempotencyKey: `${input.jobId}:${stage}:${attempt}${round}`,
+        attempt,
+      };
+      try {
+        const result = await this.call(stage, ctx, input, opts);
+        return { result, attempt };
+      } catch (e) {
+        throw stageFault(e, stage, attempt, maxAttempts, isCancelled());
+      }
+    });
+  }
+
+  private call(stage: Stage, ctx: AgentJobContext, input: StageInput, opts: AgentCallOptions): Promise<unknown> {
+    switch (stage) {
+      case 'planning':
+        return this.agent.plan(ctx, opts);
+      case 'coding':
+        return this.agent.code(ctx, input.plan!, input.feedback, opts);
+      case 'reviewing':
+        return this.agent.review(ctx, input.plan!, input.code!, opts);
+      case 'pr-open':
+        return this.gateway.open(ctx, input.plan!, input.code!, opts);
+    }
+  }
+}

@@ -1,0 +1,93 @@
+import { Controller, Headers, HttpCode, Inject, Post, Req, UnauthorizedException, BadRequestException } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiHeader, ApiOperation, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { Webhooks } from '@octokit/webhooks';
+import type { RawBodyRequest } from '@nestjs/common';
+import type { Request } from 'express';
+import { z } from 'zod';
+import { APP_CONFIG, type AppConfig } from '../config/config';
+import { JobsService } from '../jobs/jobs.service';
+
+/** The part of a GitHub `issues` delivery we read. */
+const issuesPayload = z.object({
+  action: z.string(),
+  issue: z.object({
+    number: z.number().int().nonnegative(),
+    title: z.string().min(1).max(1000),
+    body: z.string().max(65_536).nullable().optional(),
+    html_url: z.string().url(),
+  }),
+  repository: z.object({ full_name: z.string().regex(/^[\w.-]+\/[\w.-]+$/) }),
+  label: z.object({ name: z.string() }).optional(),
+});
+
+/** Answer to a delivery. */
+export interface WebhookAnswer {
+  /** True when the delivery maps to a job (created now or before). */
+  accepted: boolean;
+  jobId?: string;
+  tenantId?: string;
+  /** False for a redelivery of an issue that already has a job. */
+  created?: boolean;
+  /** Why nothing was created, for ignored deliveries. */
+  ignored?: string;
+}
+
+/**
+ * GitHub `issues` webhook. `opened`, and `labeled` with GITHUB_WEBHOOK_LABEL, create a job for
+ * the tenant GITHUB_WEBHOOK_TENANT; the job's idempotency key is `github:<owner/name>#<number>`,
+ * so a redelivery (same delivery or same issue) answers with the same job. With
+ * GITHUB_WEBHOOK_SECRET set, `X-Hub-Signature-256` is verified (@octokit/webhooks) over the raw
+ * body; a missing or bad signature is a 401 and creates nothing.
+ */
+@ApiTags('webhooks')
+@Controller('webhooks')
+export class GithubWebhookController {
+  private readonly webhooks?: Webhooks;
+
+  constructor(
+    private readonly jobs: JobsService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
+    if (config.GITHUB_WEBHOOK_SECRET) this.webhooks = new Webhooks({ secret: config.GITHUB_WEBHOOK_SECRET });
+  }
+
+  @Post('github')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Receive a GitHub webhook delivery; `issues` opened/labeled creates a job.' })
+  @ApiHeader({ name: 'X-GitHub-Event', required: true })
+  @ApiHeader({ name: 'X-GitHub-Delivery', required: false })
+  @ApiHeader({ name: 'X-Hub-Signature-256', required: false, description: 'Required when GITHUB_WEBHOOK_SECRET is set.' })
+  @ApiAcceptedResponse({ description: '{ accepted, jobId, tenantId, created } or { accepted: false, ignored }' })
+  @ApiUnauthorizedResponse({ description: 'Missing or bad signature.' })
+  async receive(
+    @Req() req: RawBodyRequest<Request>,
+    @Headers('x-github-event') event: string | undefined,
+    @Headers('x-hub-signature-256') signature: string | undefined,
+  ): Promise<WebhookAnswer> {
+    if (this.webhooks) {
+      const raw = req.rawBody?.toString('utf8') ?? '';
+      const ok = typeof signature === 'string' && signature.length > 0 && (await this.webhooks.verify(raw, signature).catch(() => false));
+      if (!ok) throw new UnauthorizedException({ error: 'Unauthorized', code: 'BAD_SIGNATURE', message: 'X-Hub-Signature-256 is missing or does not match' });
+    }
+    if (!event) {
+      throw new BadRequestException({ error: 'Bad Request', message: 'X-GitHub-Event header is required', errors: [{ field: 'X-GitHub-Event', messages: ['required'] }] });
+    }
+    if (event !== 'issues') return { accepted: false, ignored: `event ${event} is not handled` };
+    const parsed = issuesPayload.safeParse(req.body);
+    if (!parsed.success) {
+      const errors = parsed.error.issues.map((i) => ({ field: i.path.join('.'), messages: [i.message] }));
+      throw new BadRequestException({ error: 'Bad Request', message: errors.map((e) => `${e.field}: ${e.messages[0]}`).join(' | '), errors });
+    }
+    const p = parsed.data;
+    const wanted = p.action === 'opened' || (p.action === 'labeled' && p.label?.name === this.config.GITHUB_WEBHOOK_LABEL);
+    if (!wanted) return { accepted: false, ignored: `issues.${p.action}${p.label ? ` (label ${p.label.name})` : ''} is not handled` };
+
+    const tenantId = this.config.GITHUB_WEBHOOK_TENANT;
+    const { job, created } = await this.jobs.submit(tenantId, {
+      repositoryId: p.repository.full_name,
+      issue: { id: String(p.issue.number), title: p.issue.title, body: p.issue.body ?? '', url: p.issue.html_url },
+      idempotencyKey: `github:${p.repository.full_name}#${p.issue.number}`,
+    });
+    return { accepted: true, jobId: job.id, tenantId: job.tenantId, created };
+  }
+}
