@@ -1,7 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { AGENT, PULL_REQUEST_GATEWAY } from './agent.port';
-import { MockAgent } from './mock.agent';
+import { MockAgent, parseMockScript } from './mock.agent';
 
 /**
  * Chooses the {@link Agent} by the AGENT setting (only `mock` ships). A real agent is another
@@ -13,7 +13,17 @@ import { MockAgent } from './mock.agent';
     {
       provide: MockAgent,
       inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => new MockAgent({ delayMs: config.MOCK_AGENT_DELAY_MS }),
+      useFactory: (config: AppConfig) =>
+        new MockAgent({
+          delayMs: config.MOCK_AGENT_DELAY_MS,
+          defaults: parseMockScript(
+            [
+              ...config.MOCK_AGENT_FAIL_STAGES.split(',').filter(Boolean).map((s) => `mock: fail=${s.trim()}`),
+              ...config.MOCK_AGENT_TRANSIENT.split(',').filter(Boolean).map((s) => `mock: transient=${s.trim()}`),
+              `mock: reject=${config.MOCK_AGENT_REJECTIONS}`,
+            ].join('\n'),
+          ),
+        }),
     },
     {
       provide: AGENT,

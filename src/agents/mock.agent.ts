@@ -15,7 +15,8 @@ import type { Stage } from '../lifecycle/job.types';
 /**
  * Script for one job, read from its issue body so that a scenario travels with the job (and so
  * through every process and restart). A line `mock: <directive>` per rule:
- * - `mock: delay=<ms>`              delay of every call (overrides the agent's default)
+ * - `mock: delay=<ms>`              delay of every call in ms (overrides the agent's default)
+ * - `mock: delay=<stage>:<ms>`      delay of one stage's calls in ms
  * - `mock: fail=<stage>`            permanent failure in that stage
  * - `mock: transient=<stage>:<n>`   first n attempts of that stage fail transiently
  * - `mock: reject=<n>`              review rejects the first n rounds, then approves
@@ -23,6 +24,7 @@ import type { Stage } from '../lifecycle/job.types';
  */
 export interface MockScript {
   delayMs?: number;
+  stageDelayMs: Partial<Record<Stage, number>>;
   fail: Stage[];
   transient: Partial<Record<Stage, number>>;
   rejections: number;
@@ -30,10 +32,14 @@ export interface MockScript {
 
 /** Parses the `mock:` directives of an issue body. Unknown directives are ignored. */
 export function parseMockScript(body: string): MockScript {
-  const script: MockScript = { fail: [], transient: {}, rejections: 0 };
+  const script: MockScript = { stageDelayMs: {}, fail: [], transient: {}, rejections: 0 };
   for (const m of body.matchAll(/^\s*mock:\s*([a-z-]+)=([\w:-]+)\s*$/gim)) {
     const [, key, value] = m;
-    if (key === 'delay') script.delayMs = Number(value);
+    if (key === 'delay') {
+      const [a, b] = value.split(':');
+      if (b === undefined) script.delayMs = Number(a);
+      else script.stageDelayMs[a as Stage] = Number(b);
+    }
     else if (key === 'fail') script.fail.push(value as Stage);
     else if (key === 'reject') script.rejections = Number(value);
     else if (key === 'transient') {
@@ -44,12 +50,23 @@ export function parseMockScript(body: string): MockScript {
   return script;
 }
 
+/** One call the mock received. */
+export interface MockCall {
+  jobId: string;
+  stage: Stage;
+  attempt: number;
+  idempotencyKey: string;
+  /** Set when the call's AbortSignal fired. */
+  abortedAt?: number;
+  startedAt: number;
+}
+
 /** Options of the {@link MockAgent}. */
 export interface MockAgentOptions {
   /** Default delay of every call in ms (0 = resolve on the next tick). */
   delayMs: number;
-  /** Called on every call, for tests that count calls per (job, stage, attempt). */
-  onCall?: (call: { jobId: string; stage: Stage; attempt: number; idempotencyKey: string }) => void;
+  /** Script applied to every job, under the job's own `mock:` directives. */
+  defaults?: Partial<Omit<MockScript, 'stageDelayMs'>>;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -88,12 +105,33 @@ function slug(text: string): string {
  * Transient failures are decided by the attempt number, so they are the same in every process.
  */
 export class MockAgent implements Agent, PullRequestGateway {
-  constructor(private readonly options: MockAgentOptions = { delayMs: 0 }) {}
+  /** Observer of every call (tests count calls per job, stage and attempt). */
+  onCall?: (call: MockCall) => void;
+
+  /** Script applied to every job (mutable, so tests and the demo can change the agent's mood). */
+  defaults: Partial<Omit<MockScript, 'stageDelayMs'>>;
+
+  constructor(private readonly options: MockAgentOptions = { delayMs: 0 }) {
+    this.defaults = options.defaults ?? {};
+  }
+
+  private script(body: string): MockScript {
+    const own = parseMockScript(body);
+    const d = this.defaults;
+    return {
+      ...own,
+      fail: [...(d.fail ?? []), ...own.fail],
+      transient: { ...(d.transient ?? {}), ...own.transient },
+      rejections: own.rejections || d.rejections || 0,
+    };
+  }
 
   private async enter(stage: Stage, ctx: AgentJobContext, opts: AgentCallOptions): Promise<MockScript> {
-    const script = parseMockScript(ctx.issue.body);
-    this.options.onCall?.({ jobId: ctx.jobId, stage, attempt: opts.attempt, idempotencyKey: opts.idempotencyKey });
-    const delay = script.delayMs ?? this.options.delayMs;
+    const script = this.script(ctx.issue.body);
+    const call: MockCall = { jobId: ctx.jobId, stage, attempt: opts.attempt, idempotencyKey: opts.idempotencyKey, startedAt: Date.now() };
+    opts.signal.addEventListener('abort', () => (call.abortedAt = Date.now()), { once: true });
+    this.onCall?.(call);
+    const delay = script.stageDelayMs[stage] ?? script.delayMs ?? this.options.delayMs;
     if (delay > 0) await sleep(delay, opts.signal);
     else if (opts.signal.aborted) throw opts.signal.reason ?? new Error('aborted');
     if (script.fail.includes(stage)) {

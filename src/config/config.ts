@@ -20,6 +20,12 @@ export const configSchema = z.object({
   QUEUE_PREFIX: z.string().min(1).default('aicd'),
   AGENT: z.enum(['mock']).default('mock'),
   MOCK_AGENT_DELAY_MS: int(200),
+  /** Stages in which the mock fails permanently for every job, comma-separated (e.g. `coding`). */
+  MOCK_AGENT_FAIL_STAGES: z.string().default(''),
+  /** Transient failures per stage for every job, e.g. `planning:1,coding:2` (first n attempts fail). */
+  MOCK_AGENT_TRANSIENT: z.string().default(''),
+  /** Review rounds the mock rejects for every job before approving. */
+  MOCK_AGENT_REJECTIONS: int(0),
   /** Attempts per stage message (BullMQ `attempts`), including the first. */
   STAGE_ATTEMPTS: int(3, 1),
   /** First backoff delay in ms; BullMQ's exponential backoff doubles it each retry. */

@@ -4,7 +4,7 @@ import type { JobRecord } from './job.record';
 import type { JobDetailDto, JobSummaryDto } from './dto/job.dto';
 
 function contextOf(job: JobRecord): JobContext {
-  return (job.snapshot as unknown as { context: JobContext }).context;
+  return job.snapshot.context;
 }
 
 /** The list view of a job. */

@@ -10,6 +10,6 @@ export function pendingStage(job: Pick<JobRecord, 'state' | 'snapshot'>): Stage 
   if (job.state === 'QUEUED') return 'planning';
   const stage = STAGES.find((s) => STAGE_STATE[s] === job.state);
   if (!stage) return null;
-  const children = (job.snapshot as { children?: Record<string, { snapshot?: { status?: string } }> }).children ?? {};
+  const children = job.snapshot.children ?? {};
   return children[STAGE_ACTOR_ID[stage]]?.snapshot?.status === 'active' ? stage : null;
 }

@@ -1,4 +1,4 @@
-import { createActor, waitFor, type InspectionEvent, type Snapshot, type SnapshotFrom } from 'xstate';
+import { createActor, waitFor, type InspectionEvent, type SnapshotFrom } from 'xstate';
 import { jobMachine, JOB_MACHINE_VERSION, type JobMachine } from './job.machine';
 import {
   EXTERNAL_EVENT_TYPES,
@@ -15,7 +15,15 @@ import {
 } from './job.types';
 
 /** A persisted snapshot of the job machine (`actor.getPersistedSnapshot()`), JSON-serialisable. */
-export type PersistedJobSnapshot = Snapshot<unknown> & Record<string, unknown>;
+export interface PersistedJobSnapshot {
+  status: string;
+  value: unknown;
+  context: JobContext;
+  /** Invoked children by id; a working stage's child is `{ snapshot: { status: 'active', input } }`. */
+  children?: Record<string, { snapshot?: { status?: string; input?: unknown }; src?: unknown }>;
+  historyValue?: unknown;
+  [key: string]: unknown;
+}
 export type JobSnapshot = SnapshotFrom<JobMachine>;
 
 /** A transition taken while advancing the machine (time and attempt are added when committed). */
@@ -82,7 +90,7 @@ export function createJobSnapshot(input: JobInput): Advance {
 
 function finish(actor: ReturnType<typeof startRecording>['actor'], transitions: AppliedTransition[]): Advance {
   const snap = actor.getSnapshot();
-  const persisted = actor.getPersistedSnapshot() as PersistedJobSnapshot;
+  const persisted = actor.getPersistedSnapshot() as unknown as PersistedJobSnapshot;
   actor.stop();
   return { snapshot: persisted, state: stateOf(snap), context: snap.context, transitions };
 }
