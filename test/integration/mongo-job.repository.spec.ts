@@ -1,0 +1,141 @@
+import { createActor } from 'xstate';
+import { Db, MongoClient } from 'mongodb';
+import { jobMachine, JOB_MACHINE_VERSION } from '../../src/lifecycle/job.machine';
+import { applyEvent, createJobSnapshot, stateOf } from '../../src/lifecycle/job.runtime';
+import type { JobState } from '../../src/lifecycle/job.types';
+import type { JobRecord } from '../../src/jobs/job.record';
+import { InvalidCursorError } from '../../src/jobs/job.repository';
+import { MongoJobRepository } from '../../src/jobs/mongo-job.repository';
+import { input, snapshotsOfEveryState } from '../support/machine-drivers';
+import { uniqueName } from '../support/test-app';
+
+/** The MongoDB adapter against the real MongoDB-wire server (FerretDB in CI). */
+describe('MongoJobRepository (real MongoDB-wire server)', () => {
+  let client: MongoClient;
+  let db: Db;
+  let repo: MongoJobRepository;
+
+  beforeAll(async () => {
+    client = await MongoClient.connect(process.env.MONGODB_URI!);
+    db = client.db(uniqueName('repo'));
+    repo = new MongoJobRepository(db);
+    await repo.ensureIndexes();
+  });
+  afterAll(async () => {
+    await db.dropDatabase();
+    await client.close();
+  });
+
+  let n = 0;
+  function newJob(tenantId = 'acme', key?: string): JobRecord {
+    const id = `00000000-0000-4000-8000-${String(++n).padStart(12, '0')}`;
+    const s = createJobSnapshot({ ...input(), jobId: id, tenantId });
+    const now = new Date(Date.now() + n);
+    return {
+      id,
+      tenantId,
+      idempotencyKey: key ?? id,
+      repositoryId: 'acme/widgets',
+      state: s.state,
+      version: 0,
+      machineVersion: JOB_MACHINE_VERSION,
+      snapshot: s.snapshot,
+      history: [],
+      error: null,
+      createdAt: now,
+      updatedAt: now,
+    };
+  }
+
+  it('creates once per (tenant, idempotency key); another tenant may reuse the key', async () => {
+    const a = await repo.create(newJob('acme', 'k1'));
+    const again = await repo.create(newJob('acme', 'k1'));
+    const other = await repo.create(newJob('globex', 'k1'));
+    expect(a.created).toBe(true);
+    expect(again).toEqual({ job: expect.objectContaining({ id: a.job.id }), created: false });
+    expect(other.created).toBe(true);
+    expect(await repo.findForTenant('globex', a.job.id)).toBeNull();
+  });
+
+  it('a CAS conflict writes nothing', async () => {
+    const { job } = await repo.create(newJob());
+    const next = applyEvent(job.snapshot, { type: 'START_PLANNING' });
+    const change = {
+      state: next.state,
+      snapshot: next.snapshot,
+      machineVersion: JOB_MACHINE_VERSION,
+      error: null,
+      transitions: next.transitions.map((t) => ({ ...t, at: new Date().toISOString(), attempt: 1 })),
+    };
+    const first = await repo.commit(job.id, 0, change);
+    expect(first).toEqual(expect.objectContaining({ version: 1, state: 'PLANNING' }));
+    const before = await db.collection('jobs').findOne({ _id: job.id as never });
+    const cancel = applyEvent(job.snapshot, { type: 'MARK_CANCELLED' });
+    const stale = await repo.commit(job.id, 0, { ...change, state: cancel.state, snapshot: cancel.snapshot });
+    expect(stale).toBeNull();
+    const after = await db.collection('jobs').findOne({ _id: job.id as never });
+    expect(after).toEqual(before);
+  });
+
+  it('history is appended in the same update as the state, and stays in step under concurrent writers', async () => {
+    const { job } = await repo.create(newJob());
+    // 10 writers race to apply the same commit on version 0: exactly one wins.
+    const next = applyEvent(job.snapshot, { type: 'MARK_CANCELLED' });
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        repo.commit(job.id, 0, {
+          state: next.state,
+          snapshot: next.snapshot,
+          machineVersion: JOB_MACHINE_VERSION,
+          error: null,
+          transitions: next.transitions.map((t) => ({ ...t, at: new Date().toISOString(), attempt: i })),
+        }),
+      ),
+    );
+    expect(results.filter(Boolean)).toHaveLength(1);
+    const stored = await repo.findById(job.id);
+    expect(stored!.version).toBe(1);
+    expect(stored!.state).toBe('CANCELLED');
+    expect(stored!.history).toHaveLength(1);
+    expect(stored!.history[0]).toEqual(expect.objectContaining({ from: 'QUEUED', to: 'CANCELLED', event: 'MARK_CANCELLED' }));
+  });
+
+  it('a snapshot of every state round-trips through the server and restores', async () => {
+    const all = await snapshotsOfEveryState();
+    for (const [state, snapshot] of Object.entries(all) as [JobState, typeof all.QUEUED][]) {
+      const record = { ...newJob(), state, snapshot };
+      await repo.create(record);
+      const raw = await db.collection('jobs').findOne({ _id: record.id as never });
+      expect(JSON.stringify(raw)).not.toMatch(/"[^"]*\.[^"]*":|"\$/); // storable on FerretDB and MongoDB alike
+      const loaded = await repo.findById(record.id);
+      expect(loaded!.snapshot).toEqual(JSON.parse(JSON.stringify(snapshot)));
+      const actor = createActor(jobMachine, { snapshot: loaded!.snapshot } as never);
+      actor.start();
+      expect(stateOf(actor.getSnapshot())).toBe(state);
+      actor.stop();
+    }
+  });
+
+  it('lists by tenant and state, newest first, with a cursor; rejects a forged cursor', async () => {
+    const tenant = uniqueName('list');
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await repo.create(newJob(tenant))).job.id);
+    const page1 = await repo.list(tenant, { limit: 2 });
+    const page2 = await repo.list(tenant, { limit: 2, cursor: page1.nextCursor! });
+    const page3 = await repo.list(tenant, { limit: 2, cursor: page2.nextCursor! });
+    const seen = [...page1.items, ...page2.items, ...page3.items].map((j) => j.id);
+    expect(seen).toEqual([...ids].reverse());
+    expect(page3.nextCursor).toBeNull();
+    expect((await repo.list(tenant, { limit: 10, state: 'CODING' })).items).toEqual([]);
+    expect((await repo.list(tenant, { limit: 10, state: 'QUEUED' })).items).toHaveLength(5);
+    await expect(repo.list(tenant, { limit: 2, cursor: 'garbage!' })).rejects.toBeInstanceOf(InvalidCursorError);
+  });
+
+  it('findStale returns jobs in the given states not updated since the cut-off', async () => {
+    const { job } = await repo.create({ ...newJob(), updatedAt: new Date(Date.now() - 60_000) });
+    const stale = await repo.findStale(['QUEUED'], new Date(Date.now() - 30_000), 1000);
+    expect(stale.map((j) => j.id)).toContain(job.id);
+    const none = await repo.findStale(['CODING'], new Date(Date.now() - 30_000), 1000);
+    expect(none.map((j) => j.id)).not.toContain(job.id);
+  });
+});
