@@ -1,0 +1,88 @@
+/**
+ * Exports every registered statechart (src/statecharts/statecharts.registry.ts) to `statecharts/`:
+ *   <name>.mmd    Mermaid stateDiagram-v2 (descriptions, event labels, guards)
+ *   <name>.scxml  W3C SCXML 1.0
+ *   <name>.json   directed graph from xstate/graph `toDirectedGraph` (JSON-safe parts)
+ *   <name>.dot    Graphviz DOT, the source of the picture
+ *   <name>.svg    the picture, rendered from the DOT by Graphviz compiled to WebAssembly
+ *                 (@viz-js/viz: no browser, no native binary; byte-for-byte deterministic for a
+ *                 given package version, so it is checked like the other files)
+ *
+ *   npm run statecharts                 writes the files
+ *   npm run statecharts:check           regenerates into a temp dir; exits 1 naming every file
+ *                                       that differs from (or is missing in) statecharts/
+ *   tsx scripts/export-statecharts.ts --out DIR    writes into DIR instead
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { instance } from '@viz-js/viz';
+import { join, resolve } from 'node:path';
+import { dotOf, textFilesOf } from '../src/statecharts/statechart.formats';
+import { STATECHART_NAMES } from '../src/statecharts/statecharts.registry';
+
+const ROOT = resolve(__dirname, '..');
+const COMMITTED = join(ROOT, 'statecharts');
+
+/** Renders DOT to SVG with Graphviz (WebAssembly build). */
+async function renderSvg(dot: string): Promise<string> {
+  const viz = await instance();
+  const svg = viz.renderString(dot, { format: 'svg', engine: 'dot' });
+  return svg.endsWith('\n') ? svg : `${svg}\n`;
+}
+
+/** Every generated file of every machine, by file name. */
+async function generateAll(): Promise<Record<string, string>> {
+  const files: Record<string, string> = {};
+  for (const name of STATECHART_NAMES) {
+    Object.assign(files, textFilesOf(name));
+    files[`${name}.svg`] = await renderSvg(dotOf(name));
+  }
+  return files;
+}
+
+function write(dir: string, files: Record<string, string>): void {
+  mkdirSync(dir, { recursive: true });
+  for (const [file, content] of Object.entries(files)) writeFileSync(join(dir, file), content);
+}
+
+async function main(): Promise<number> {
+  const args = process.argv.slice(2);
+  const check = args.includes('--check');
+  const outIndex = args.indexOf('--out');
+  const files = await generateAll();
+
+  if (!check) {
+    const dir = outIndex >= 0 ? resolve(args[outIndex + 1]) : COMMITTED;
+    write(dir, files);
+    console.log(`statecharts: wrote ${Object.keys(files).sort().join(', ')} to ${dir}`);
+    return 0;
+  }
+
+  const tmp = mkdtempSync(join(tmpdir(), 'statecharts-'));
+  try {
+    write(tmp, files);
+    const stale: string[] = [];
+    for (const file of Object.keys(files).sort()) {
+      const committed = join(COMMITTED, file);
+      if (!existsSync(committed)) stale.push(`${file} (missing)`);
+      else if (readFileSync(committed, 'utf8') !== readFileSync(join(tmp, file), 'utf8')) stale.push(file);
+    }
+    if (stale.length) {
+      console.error(`statecharts: ${stale.length} file(s) in statecharts/ differ from the machine definitions: ${stale.join(', ')}`);
+      console.error('statecharts: run `npm run statecharts` and commit the result');
+      return 1;
+    }
+    console.log(`statecharts: up to date (${Object.keys(files).sort().join(', ')})`);
+    return 0;
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    console.error(e);
+    process.exit(2);
+  },
+);
