@@ -1,0 +1,672 @@
+/**
+ * `npm run demo`: the orchestrator end to end, as a user would see it.
+ *
+ *   npm run demo          # = nest build && tsx scripts/services.ts run -- tsx scripts/demo.ts
+ *
+ * 1. Starts the real service (`node dist/main.js`, API + every stage worker) as a child process on
+ *    a free port, with its own QUEUE_PREFIX and MONGODB_DB, a random GITHUB_WEBHOOK_SECRET and a
+ *    slowed-down MockAgent so the lifecycle is visible; waits for GET /healthz = 200.
+ * 2. Replays the real GitHub `issues` payloads of @octokit/webhooks-examples (actions `opened` and
+ *    `labeled`, signed with @octokit/webhooks) through POST /webhooks/github. They all describe
+ *    Codertocat/Hello-World issue #1, so N deliveries make ONE job. GITHUB_WEBHOOK_LABEL is set to
+ *    `bug` (the label of the example `labeled` payloads), so those deliveries are accepted too and
+ *    deduplicated into the same job. Also a `ping` (ignored) and a badly signed delivery (401,
+ *    creates nothing).
+ * 3. Scripted variants (a real `opened` payload with another issue number and `mock:` directives
+ *    in the body, see src/agents/mock.agent.ts): rejected twice then approved, a transient planning
+ *    failure, a permanent coding failure, and one cancelled mid-coding; plus one job via POST /jobs.
+ * 4. Polls every job (GET /jobs/:id) and prints each committed transition as it appears, then the
+ *    history per job and a table. Exit 0 only if every job reached its expected final state (and
+ *    the delivery checks held), else 1. The service is always stopped (SIGTERM, SIGKILL after 10 s)
+ *    and its database and queue keys are removed.
+ *
+ * Needs REDIS_URL and MONGODB_URI (scripts/services.ts provides them); builds dist/ if missing.
+ * DEMO_TIMEOUT_MS (default 60000) bounds the wait for the jobs.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { WebhookDefinition } from '@octokit/webhooks-examples';
+import { Webhooks } from '@octokit/webhooks';
+import Redis from 'ioredis';
+import { MongoClient } from 'mongodb';
+import type { JobError, JobState, TransitionRecord } from '../src/lifecycle/job.types';
+
+const ROOT = path.resolve(__dirname, '..');
+const MAIN_JS = path.join(ROOT, 'dist', 'main.js');
+
+const RUN_ID = randomBytes(4).toString('hex');
+const PREFIX = `demo_${RUN_ID}`;
+const WEBHOOK_TENANT = 'github';
+const REST_TENANT = 'acme';
+const WEBHOOK_LABEL = 'bug';
+const AGENT_DELAY_MS = 200;
+const HEALTH_TIMEOUT_MS = 30_000;
+const JOBS_TIMEOUT_MS = Number(process.env.DEMO_TIMEOUT_MS ?? 60_000);
+const POLL_MS = 100;
+const STOP_GRACE_MS = 10_000;
+const LOG_TAIL_LINES = 30;
+/** Width of the "what" column of the delivery lines. */
+const WHAT = 64;
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const MONGODB_URI = process.env.MONGODB_URI ?? 'mongodb://127.0.0.1:27017';
+
+/* ------------------------------------------------------------------------------------------ */
+/* output                                                                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+let t0 = Date.now();
+const ms = (at: number = Date.now()) => `+${String(Math.max(0, at - t0)).padStart(5)} ms`;
+const say = (line = '') => process.stdout.write(`${line}\n`);
+const ok = (pass: boolean) => (pass ? '✓' : '✗');
+
+/** Plain-text table: columns padded to their widest cell, the last one left ragged. */
+function table(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
+}
+
+/** Joins `parts` with `sep`, wrapping to lines of at most `width` characters, each led by `indent`. */
+function wrap(parts: string[], sep: string, width: number, indent: string): string[] {
+  const lines: string[] = [];
+  let cur = '';
+  for (const p of parts) {
+    const next = cur ? cur + sep + p : p;
+    if (cur && indent.length + next.length > width) {
+      lines.push(indent + cur + sep.trimEnd());
+      cur = p;
+    } else cur = next;
+  }
+  if (cur) lines.push(indent + cur);
+  return lines;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* the child service                                                                           */
+/* ------------------------------------------------------------------------------------------ */
+
+class DemoAbort extends Error {}
+
+/** The running `node dist/main.js`, its recent output and how it ended. */
+interface Service {
+  child: ChildProcess;
+  port: number;
+  base: string;
+  logFile: string;
+  /** GITHUB_WEBHOOK_SECRET the service was given. */
+  secret: string;
+  tail: string[];
+  exited?: string;
+}
+
+let service: Service | undefined;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => (port ? resolve(port) : reject(new Error('no free port'))));
+    });
+  });
+}
+
+const sleep = (n: number) => new Promise((r) => setTimeout(r, n));
+
+/** A pino JSON line as `level message`, anything else as is. */
+function readable(line: string): string {
+  try {
+    const j = JSON.parse(line) as { level?: number; msg?: string; err?: { message?: string } };
+    const level = ({ 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' } as Record<number, string>)[j.level ?? 30] ?? 'log';
+    return `${level.padEnd(5)} ${j.msg ?? ''}${j.err?.message && !j.msg?.includes(j.err.message) ? ` (${j.err.message})` : ''}`;
+  } catch {
+    return line;
+  }
+}
+
+function printTail(s: Service): void {
+  say(`--- last ${Math.min(LOG_TAIL_LINES, s.tail.length)} lines of the service's output (full log: ${s.logFile}) ---`);
+  for (const l of s.tail.slice(-LOG_TAIL_LINES)) say(`  ${readable(l)}`);
+  say('---');
+}
+
+/** Throws when the service is gone (it must live until the demo stops it). */
+function assertAlive(): void {
+  if (service?.exited) throw new DemoAbort(`the service exited early (${service.exited})`);
+}
+
+function startService(port: number, logFile: string): Service {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PORT: String(port),
+    REDIS_URL,
+    MONGODB_URI,
+    MONGODB_DB: PREFIX,
+    QUEUE_PREFIX: PREFIX,
+    GITHUB_WEBHOOK_SECRET: randomBytes(24).toString('hex'),
+    GITHUB_WEBHOOK_TENANT: WEBHOOK_TENANT,
+    GITHUB_WEBHOOK_LABEL: WEBHOOK_LABEL,
+    AGENT: 'mock',
+    MOCK_AGENT_DELAY_MS: String(AGENT_DELAY_MS),
+    // Pin everything a scenario depends on, whatever the caller's shell exports.
+    MOCK_AGENT_FAIL_STAGES: '',
+    MOCK_AGENT_TRANSIENT: '',
+    MOCK_AGENT_REJECTIONS: '0',
+    STAGE_ATTEMPTS: '3',
+    STAGE_BACKOFF_MS: '300',
+    MAX_REVIEW_ROUNDS: '3',
+    AUTO_COMPLETE: 'true',
+    LOG_LEVEL: process.env.DEMO_LOG_LEVEL ?? 'info',
+  };
+  const out = fs.createWriteStream(logFile, { flags: 'a' });
+  const child = spawn(process.execPath, [MAIN_JS], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const s: Service = { child, port, base: `http://127.0.0.1:${port}`, logFile, secret: env.GITHUB_WEBHOOK_SECRET!, tail: [] };
+  const collect = (chunk: Buffer) => {
+    out.write(chunk);
+    for (const l of chunk.toString('utf8').split('\n')) if (l.trim()) s.tail.push(l);
+    if (s.tail.length > 200) s.tail.splice(0, s.tail.length - 200);
+  };
+  child.stdout!.on('data', collect);
+  child.stderr!.on('data', collect);
+  child.on('error', (e) => (s.exited ??= `spawn error: ${e.message}`));
+  child.on('exit', (code, signal) => (s.exited ??= signal ? `signal ${signal}` : `exit code ${code}`));
+  child.on('close', () => out.end()); // after the last output, which may follow 'exit'
+  return s;
+}
+
+/** Starts the service and waits for GET /healthz = 200; retries on a port taken meanwhile. */
+async function bootService(logFile: string): Promise<Service> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    service = startService(port, logFile);
+    const deadline = Date.now() + HEALTH_TIMEOUT_MS;
+    while (Date.now() < deadline && !service.exited) {
+      try {
+        const res = await fetch(`${service.base}/healthz`, { signal: AbortSignal.timeout(2_000) });
+        if (res.status === 200) return service;
+      } catch {
+        /* not listening yet */
+      }
+      await sleep(150);
+    }
+    if (service.exited && attempt < 3 && service.tail.some((l) => l.includes('EADDRINUSE'))) {
+      say(`port ${port} was taken meanwhile; trying another one`);
+      continue;
+    }
+    if (!service.exited) throw new DemoAbort(`GET /healthz did not answer 200 within ${HEALTH_TIMEOUT_MS / 1000} s`);
+    assertAlive();
+  }
+}
+
+/** SIGTERM, then SIGKILL after STOP_GRACE_MS. */
+async function stopService(s: Service): Promise<void> {
+  if (s.exited) return;
+  const gone = new Promise<void>((r) => s.child.once('exit', () => r()));
+  s.child.kill('SIGTERM');
+  const timer = setTimeout(() => {
+    if (!s.exited) {
+      say(`the service ignored SIGTERM for ${STOP_GRACE_MS / 1000} s; sending SIGKILL`);
+      s.child.kill('SIGKILL');
+    }
+  }, STOP_GRACE_MS);
+  await gone;
+  clearTimeout(timer);
+}
+
+/** Drops the run's database and deletes its BullMQ keys. */
+async function dropRunData(): Promise<void> {
+  const mongo = new MongoClient(MONGODB_URI, { serverSelectionTimeoutMS: 3_000 });
+  try {
+    await mongo.db(PREFIX).dropDatabase();
+  } catch (e) {
+    say(`warning: could not drop database ${PREFIX}: ${(e as Error).message}`);
+  } finally {
+    await mongo.close().catch(() => undefined);
+  }
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${PREFIX}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== '0');
+  } catch (e) {
+    say(`warning: could not delete Redis keys ${PREFIX}:*: ${(e as Error).message}`);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* HTTP                                                                                        */
+/* ------------------------------------------------------------------------------------------ */
+
+interface Answer<T = Record<string, unknown>> {
+  status: number;
+  body: T;
+}
+
+async function http<T = Record<string, unknown>>(method: string, url: string, headers: Record<string, string> = {}, body?: string): Promise<Answer<T>> {
+  if (interruptedBy) throw new DemoAbort(`interrupted by ${interruptedBy}`);
+  assertAlive();
+  let res: Response;
+  try {
+    res = await fetch(`${service!.base}${url}`, {
+      method,
+      headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      body,
+      signal: AbortSignal.timeout(10_000),
+    });
+  } catch (e) {
+    assertAlive();
+    throw new DemoAbort(`${method} ${url} failed: ${(e as Error).message}`);
+  }
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status, body: parsed as T };
+}
+
+/** The slice of GET /jobs/:id the demo reads. */
+interface JobView {
+  id: string;
+  tenantId: string;
+  state: JobState;
+  error: JobError | null;
+  context: { reviewRounds: number; prUrl: string | null; failedStage: string | null };
+  history: TransitionRecord[];
+}
+
+interface WebhookAnswer {
+  accepted?: boolean;
+  jobId?: string;
+  tenantId?: string;
+  created?: boolean;
+  ignored?: string;
+  code?: string;
+  message?: string;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* deliveries                                                                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+type Payload = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const definitions = require('@octokit/webhooks-examples') as WebhookDefinition[];
+
+function examples(name: string): Payload[] {
+  const def = definitions.find((d) => d.name === name);
+  if (!def) throw new DemoAbort(`@octokit/webhooks-examples has no '${name}' examples`);
+  return def.examples as unknown as Payload[];
+}
+
+/** Signs with `secret` and POSTs to /webhooks/github like GitHub does. */
+async function deliver(event: string, payload: Payload, secret: string): Promise<Answer<WebhookAnswer>> {
+  const raw = JSON.stringify(payload);
+  const signature = await new Webhooks({ secret }).sign(raw);
+  return http<WebhookAnswer>(
+    'POST',
+    '/webhooks/github',
+    { 'X-GitHub-Event': event, 'X-GitHub-Delivery': randomUUID(), 'X-Hub-Signature-256': signature, 'User-Agent': 'GitHub-Hookshot/demo' },
+    raw,
+  );
+}
+
+/** A real `opened` payload turned into another issue of the same repository. */
+function variant(template: Payload, n: number, title: string, directives: string[]): Payload {
+  const p = structuredClone(template);
+  const base = String(p.issue.html_url).replace(/\/\d+$/, '');
+  p.issue.number = n;
+  p.issue.id = Number(p.issue.id) + n;
+  p.issue.title = title;
+  p.issue.html_url = `${base}/${n}`;
+  p.issue.url = String(p.issue.url).replace(/\/\d+$/, `/${n}`);
+  p.issue.body = `${title}.\n\n${directives.map((d) => `mock: ${d}`).join('\n')}\n`;
+  return p;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* jobs                                                                                        */
+/* ------------------------------------------------------------------------------------------ */
+
+/** A job the demo follows. */
+interface Tracked {
+  key: string;
+  scenario: string;
+  tenant: string;
+  id: string;
+  expected: JobState;
+  /** Extra check on the settled job; returns why it is wrong, or undefined. */
+  verify?: (job: JobView) => string | undefined;
+  /** Called on each observed state (e.g. cancel when CODING). */
+  onState?: (job: JobView, self: Tracked) => Promise<void>;
+  state: JobState;
+  job?: JobView;
+  printed: number;
+  settled: boolean;
+  timedOut?: boolean;
+  problem?: string;
+  cancelSent?: boolean;
+}
+
+/** States after which a job does not move by itself. */
+const RESTING: readonly string[] = ['COMPLETED', 'CANCELLED', 'FAILED'];
+
+const count = (job: JobView, event: string) => job.history.filter((h) => h.event === event).length;
+const statePath = (h: TransitionRecord[]) => (h.length ? [h[0].from, ...h.map((x) => x.to)] : []);
+const eventLabel = (h: TransitionRecord) => `${h.event}${h.attempt > 1 ? ` (attempt ${h.attempt})` : ''}`;
+
+/** Polls every unsettled job until all rest or the deadline passes, printing transitions live. */
+async function follow(jobs: Tracked[], deadline: number): Promise<void> {
+  const keyWidth = Math.max(...jobs.map((j) => j.key.length));
+  for (;;) {
+    const open = jobs.filter((j) => !j.settled);
+    if (!open.length) return;
+    if (Date.now() > deadline) {
+      for (const j of open) {
+        j.timedOut = true;
+        j.settled = true;
+      }
+      say(`${ms()}  timeout: ${open.map((j) => `${j.key} still ${j.state}`).join(', ')} (${JOBS_TIMEOUT_MS / 1000} s after the first delivery)`);
+      return;
+    }
+    const fresh: Array<{ j: Tracked; h: TransitionRecord }> = [];
+    await Promise.all(
+      open.map(async (j) => {
+        const res = await http<JobView>('GET', `/jobs/${j.id}`, { 'X-Tenant-Id': j.tenant });
+        if (res.status !== 200) throw new DemoAbort(`GET /jobs/${j.id} answered ${res.status}: ${JSON.stringify(res.body)}`);
+        j.job = res.body;
+        j.state = res.body.state;
+        for (const h of res.body.history.slice(j.printed)) fresh.push({ j, h });
+        j.printed = res.body.history.length;
+      }),
+    );
+    fresh.sort((a, b) => Date.parse(a.h.at) - Date.parse(b.h.at));
+    for (const { j, h } of fresh) {
+      say(`${ms(Date.parse(h.at))}  ${j.key.padEnd(keyWidth)}  ${`${h.from} → ${h.to}`.padEnd(22)}  ${eventLabel(h)}`);
+    }
+    for (const j of open) {
+      if (j.onState && j.job) await j.onState(j.job, j);
+      if (RESTING.includes(j.state)) j.settled = true;
+    }
+    await sleep(POLL_MS);
+  }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* main                                                                                        */
+/* ------------------------------------------------------------------------------------------ */
+
+interface Check {
+  what: string;
+  pass: boolean;
+}
+
+async function demo(): Promise<number> {
+  const started = Date.now();
+  if (!process.env.REDIS_URL || !process.env.MONGODB_URI) {
+    say(`note: REDIS_URL/MONGODB_URI not set, using ${REDIS_URL} and ${MONGODB_URI} (\`npm run demo\` starts both)`);
+  }
+  if (!fs.existsSync(MAIN_JS)) {
+    say('dist/main.js is missing; running nest build');
+    const res = spawnSync(path.join(ROOT, 'node_modules', '.bin', 'nest'), ['build'], { cwd: ROOT, stdio: 'inherit' });
+    if (res.status !== 0) throw new DemoAbort('nest build failed');
+  }
+
+  const logFile = path.join(os.tmpdir(), `aicd-demo-${RUN_ID}.log`);
+  say(`aicd-orchestrator demo ${RUN_ID}: starting node dist/main.js (QUEUE_PREFIX=MONGODB_DB=${PREFIX}, MockAgent ${AGENT_DELAY_MS} ms per call)`);
+  const s = await bootService(logFile);
+  const secret = s.secret;
+  say(`service up on ${s.base} after ${Date.now() - started} ms (pid ${s.child.pid}; Redis ${REDIS_URL}, MongoDB ${MONGODB_URI.replace(/\/\/[^@/]*@/, '//***@')})`);
+  say();
+
+  const checks: Check[] = [];
+  const jobs: Tracked[] = [];
+  t0 = Date.now();
+
+  // 1. The real payloads: every `opened` and `labeled` example of the `issues` event.
+  const issues = examples('issues');
+  const opened = issues.filter((p) => p.action === 'opened');
+  const labeled = issues.filter((p) => p.action === 'labeled');
+  const replay = [...opened, ...labeled];
+  const repo = String(opened[0]?.repository?.full_name);
+  say(`1) replaying ${replay.length} real 'issues' deliveries from @octokit/webhooks-examples (${opened.length} opened, ${labeled.length} labeled '${[...new Set(labeled.map((p) => p.label?.name))].join("', '")}'; GITHUB_WEBHOOK_LABEL=${WEBHOOK_LABEL})`);
+  const answers: WebhookAnswer[] = [];
+  for (const p of replay) {
+    const res = await deliver('issues', p, secret);
+    answers.push(res.body);
+    const what = `issues.${p.action}${p.label ? ` ${p.label.name}` : ''} ${p.repository.full_name}#${p.issue.number}`;
+    const result = res.body.accepted ? `job ${String(res.body.jobId).slice(0, 8)} ${res.body.created ? 'created' : 'already exists (deduplicated)'}` : `ignored: ${res.body.ignored ?? res.body.message}`;
+    say(`${ms()}  ${what.padEnd(WHAT)}  ${res.status}  ${result}`);
+  }
+  const ids = [...new Set(answers.map((a) => a.jobId).filter(Boolean))];
+  const createdCount = answers.filter((a) => a.created).length;
+  checks.push({
+    what: `${replay.length} real deliveries for ${repo}#1 → ${ids.length} job (${createdCount} created, ${answers.filter((a) => a.accepted && !a.created).length} deduplicated)`,
+    pass: ids.length === 1 && createdCount === 1 && answers.every((a) => a.accepted),
+  });
+  const tenant = answers.find((a) => a.tenantId)?.tenantId ?? WEBHOOK_TENANT;
+  if (ids[0]) {
+    jobs.push({
+      key: 'hello-world',
+      scenario: `${repo}#1, ${replay.length} real deliveries`,
+      tenant,
+      id: ids[0],
+      expected: 'COMPLETED',
+      verify: (j) => (statePath(j.history).join('→') === 'QUEUED→PLANNING→CODING→REVIEWING→PR_OPEN→COMPLETED' ? undefined : 'not the straight path'),
+      state: 'QUEUED',
+      printed: 0,
+      settled: false,
+    });
+  }
+
+  const ping = examples('ping')[0];
+  const pingRes = await deliver('ping', ping, secret);
+  say(`${ms()}  ${'ping'.padEnd(WHAT)}  ${pingRes.status}  ${pingRes.body.ignored ? `ignored: ${pingRes.body.ignored}` : JSON.stringify(pingRes.body)}`);
+  checks.push({ what: `ping delivery ignored (${pingRes.status}, creates nothing)`, pass: pingRes.status === 202 && pingRes.body.accepted === false });
+
+  const listCount = async () => {
+    const res = await http<{ items: unknown[] }>('GET', '/jobs?limit=100', { 'X-Tenant-Id': tenant });
+    return res.status === 200 ? res.body.items.length : NaN;
+  };
+  const before = await listCount();
+  const forged = variant(opened[0], 999, 'Forged delivery', []);
+  const badRes = await deliver('issues', forged, `not-the-${secret}`);
+  const after = await listCount();
+  say(`${ms()}  ${`issues.opened ${repo}#999 (wrong secret)`.padEnd(WHAT)}  ${badRes.status}  ${badRes.body.code ?? ''} ${badRes.body.message ?? ''}`.trimEnd());
+  checks.push({ what: `bad signature → ${badRes.status} ${badRes.body.code ?? ''}, no job created (tenant ${tenant} has ${before} job(s) before, ${after} after)`, pass: badRes.status === 401 && before === after });
+
+  // 2. Scripted variants: a real `opened` payload, another issue number, `mock:` directives.
+  say();
+  say(`2) scripted variants (real 'opened' payload, new issue number, mock: directives in the body)`);
+  const template = opened.find((p) => typeof p.issue.body === 'string' && p.issue.body) ?? opened[0];
+  const variants: Array<Omit<Tracked, 'id' | 'tenant' | 'state' | 'printed' | 'settled'> & { n: number; title: string; directives: string[] }> = [
+    {
+      key: 'a-review-loop',
+      n: 101,
+      title: 'Review loop: rejected twice, then approved',
+      directives: ['reject=2'],
+      scenario: 'mock: reject=2',
+      expected: 'COMPLETED',
+      verify: (j) => (count(j, 'REVIEW_REJECTED') === 2 && count(j, 'REVIEW_APPROVED') === 1 ? undefined : `expected 2 rejections + 1 approval, got ${count(j, 'REVIEW_REJECTED')} + ${count(j, 'REVIEW_APPROVED')}`),
+    },
+    {
+      key: 'b-transient',
+      n: 102,
+      title: 'Transient planning failure, retried',
+      directives: ['transient=planning:1'],
+      scenario: 'mock: transient=planning:1',
+      expected: 'COMPLETED',
+      verify: (j) => (j.history.some((h) => h.event === 'PLAN_SUCCEEDED' && h.attempt === 2) ? undefined : 'planning did not succeed on attempt 2'),
+    },
+    {
+      key: 'c-permanent',
+      n: 103,
+      title: 'Permanent coding failure',
+      directives: ['fail=coding'],
+      scenario: 'mock: fail=coding',
+      expected: 'FAILED',
+      verify: (j) => (j.error?.code === 'MOCK_PERMANENT_FAILURE' && j.error.stage === 'coding' ? undefined : `error ${JSON.stringify(j.error)}`),
+    },
+    {
+      key: 'd-cancelled',
+      n: 104,
+      title: 'Cancelled while coding',
+      directives: ['delay=coding:5000'],
+      scenario: 'mock: delay=coding:5000 + cancel',
+      expected: 'CANCELLED',
+      verify: (j) => {
+        const last = j.history.at(-1);
+        return last?.from === 'CODING' && last.event === 'MARK_CANCELLED' ? undefined : `last transition ${last ? `${last.from}→${last.to} ${last.event}` : 'none'}`;
+      },
+      onState: async (j, self) => {
+        if (j.state !== 'CODING' || self.cancelSent) return;
+        self.cancelSent = true;
+        const sent = Date.now();
+        const res = await http<JobView>('POST', `/jobs/${j.id}/cancel`, { 'X-Tenant-Id': self.tenant });
+        say(`${ms(sent)}  ${self.key}  in CODING: POST /jobs/${j.id.slice(0, 8)}…/cancel (X-Tenant-Id: ${self.tenant}) → ${res.status} ${res.body.state ?? JSON.stringify(res.body)}`);
+      },
+    },
+  ];
+  for (const v of variants) {
+    const res = await deliver('issues', variant(template, v.n, v.title, v.directives), secret);
+    const made = res.status === 202 && res.body.accepted && res.body.created && res.body.jobId;
+    say(`${ms()}  ${`issues.opened ${repo}#${v.n} (${v.directives.join(', ')})`.padEnd(WHAT)}  ${res.status}  ${made ? `job ${res.body.jobId!.slice(0, 8)} created` : JSON.stringify(res.body)}`);
+    if (!made) {
+      checks.push({ what: `delivery for #${v.n} (${v.key}) creates a job`, pass: false });
+      continue;
+    }
+    jobs.push({ ...v, id: res.body.jobId!, tenant: res.body.tenantId ?? tenant, state: 'QUEUED', printed: 0, settled: false });
+  }
+
+  // (e) Straight through the REST API, as another tenant.
+  const rest = await http<JobView & { message?: string }>(
+    'POST',
+    '/jobs',
+    { 'X-Tenant-Id': REST_TENANT },
+    JSON.stringify({
+      repositoryId: 'acme/widgets',
+      issue: { id: '7', title: 'Submitted via POST /jobs', body: 'No webhook involved.', url: 'https://github.com/acme/widgets/issues/7' },
+      idempotencyKey: `demo-${RUN_ID}-rest`,
+    }),
+  );
+  say(`${ms()}  ${`POST /jobs acme/widgets#7 (X-Tenant-Id: ${REST_TENANT})`.padEnd(WHAT)}  ${rest.status}  ${rest.status === 201 ? `job ${rest.body.id.slice(0, 8)} created, ${rest.body.state}` : JSON.stringify(rest.body)}`);
+  if (rest.status === 201) {
+    jobs.push({ key: 'e-rest', scenario: 'POST /jobs, tenant acme', tenant: REST_TENANT, id: rest.body.id, expected: 'COMPLETED', state: rest.body.state, printed: 0, settled: false });
+    const foreign = await http('GET', `/jobs/${rest.body.id}`, { 'X-Tenant-Id': tenant });
+    checks.push({ what: `tenant ${tenant} cannot see tenant ${REST_TENANT}'s job (GET → ${foreign.status})`, pass: foreign.status === 404 });
+  } else {
+    checks.push({ what: 'POST /jobs creates a job (201)', pass: false });
+  }
+
+  // 3. Follow every job.
+  say();
+  say(`3) following ${jobs.length} jobs (transitions as committed; times since the first delivery)`);
+  await follow(jobs, t0 + JOBS_TIMEOUT_MS);
+
+  // 4. Report.
+  for (const j of jobs) {
+    if (j.timedOut) j.problem = `timed out in ${j.state}`;
+    else if (j.state !== j.expected) j.problem = `ended ${j.state}${j.job?.error ? ` (${j.job.error.code})` : ''}`;
+    else j.problem = j.verify && j.job ? j.verify(j.job) : undefined;
+  }
+  say();
+  say('history per job:');
+  for (const j of jobs) {
+    const h = j.job?.history ?? [];
+    say(`  ${j.key}  job ${j.id}  tenant ${j.tenant}  (${j.scenario})`);
+    const parts = h.length ? [h[0].from, ...h.map((x) => `─${eventLabel(x)}→ ${x.to}`)] : [j.state];
+    for (const l of wrap(parts, ' ', 118, '      ')) say(l);
+    if (j.job?.error) say(`      error: ${j.job.error.code} in ${j.job.error.stage}: ${j.job.error.message}`);
+    if (j.job?.context.prUrl) say(`      pull request: ${j.job.context.prUrl}`);
+  }
+  say();
+  const rows = jobs.map((j) => {
+    const h = j.job?.history ?? [];
+    return [
+      j.id.slice(0, 8),
+      j.key,
+      j.scenario,
+      j.expected,
+      j.timedOut ? `${j.state} (timeout)` : j.state,
+      ok(!j.problem),
+      `${statePath(h).join('→') || j.state}  [${h.length} events]`,
+    ];
+  });
+  for (const l of table(['job', 'name', 'scenario', 'expected', 'final', 'ok', 'transitions'], rows)) say(l);
+  say();
+  say('checks:');
+  for (const c of checks) say(`  ${ok(c.pass)} ${c.what}`);
+  for (const j of jobs.filter((x) => x.problem)) say(`  ✗ ${j.key}: ${j.problem}`);
+
+  const jobsOk = jobs.filter((j) => !j.problem).length;
+  const checksOk = checks.filter((c) => c.pass).length;
+  const pass = jobsOk === jobs.length && checksOk === checks.length && jobs.length === variants.length + 2;
+  say();
+  say(
+    `${pass ? 'PASS' : 'FAIL'}: ${jobsOk}/${jobs.length} jobs reached their expected state, ${checksOk}/${checks.length} checks held; ` +
+      `${replay.length + variants.length + 3} deliveries, ${jobs.length} jobs, ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
+  return pass ? 0 : 1;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* entry point                                                                                 */
+/* ------------------------------------------------------------------------------------------ */
+
+let cleaning: Promise<void> | undefined;
+/** Set by SIGINT/SIGTERM: the demo stops, cleans up and exits 128+N. */
+let interruptedBy: NodeJS.Signals | undefined;
+
+/** Stops the service and removes the run's data (the log too, unless `keepLog`); idempotent. */
+function cleanup(keepLog: boolean): Promise<void> {
+  cleaning ??= (async () => {
+    if (service) await stopService(service);
+    await dropRunData();
+    if (service && !keepLog) fs.rmSync(service.logFile, { force: true });
+    else if (service) say(`service log kept at ${service.logFile}`);
+  })();
+  return cleaning;
+}
+
+function finish(code: number): void {
+  void cleanup(code !== 0).finally(() => process.exit(interruptedBy ? 128 + (os.constants.signals[interruptedBy] ?? 1) : code));
+}
+
+function onSignal(signal: NodeJS.Signals): void {
+  if (interruptedBy) return;
+  interruptedBy = signal;
+  say(`\nreceived ${signal}; stopping the service and cleaning up`);
+  finish(1);
+}
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+
+demo().then(
+  (code) => {
+    if (!interruptedBy) finish(code);
+  },
+  (e: unknown) => {
+    if (interruptedBy) return; // the signal handler is already cleaning up
+    say(`\ndemo failed: ${e instanceof Error ? e.message : String(e)}`);
+    if (!(e instanceof DemoAbort) && e instanceof Error && e.stack) say(e.stack);
+    if (service) printTail(service);
+    finish(1);
+  },
+);
