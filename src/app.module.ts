@@ -11,6 +11,7 @@ import { JobsService } from './jobs/jobs.service';
 import { MongoModule } from './jobs/mongo.module';
 import { STAGES, type Stage } from './lifecycle/job.types';
 import { QueuesModule } from './queues/queues.module';
+import { StatechartsController } from './statecharts/statecharts.controller';
 import { GithubWebhookController } from './webhooks/github-webhook.controller';
 
 /** What one process runs. */
@@ -48,7 +49,7 @@ export class AppModule {
         QueuesModule.register({ workers: options.stages, sweeper: options.sweeper ?? options.stages.length > 0 }),
         ...(options.api ? [TerminusModule] : []),
       ],
-      controllers: options.api ? [JobsController, GithubWebhookController, HealthController] : [],
+      controllers: options.api ? [JobsController, GithubWebhookController, HealthController, StatechartsController] : [],
       providers: [JobsService, { provide: APP_FILTER, useClass: DomainExceptionFilter }],
       exports: [JobsService],
     };
