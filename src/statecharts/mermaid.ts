@@ -57,6 +57,9 @@ export function toMermaid(model: StatechartModel, options: { header?: string; hi
   const out: string[] = ['stateDiagram-v2'];
   if (options.header) for (const line of options.header.split('\n')) out.push(`    %% ${line}`);
   for (const s of model.states) {
+    // The name as the box's title; the description lines below it (without the explicit title,
+    // Mermaid would show the first description line in place of the name).
+    out.push(`    state "${s.key}" as ${s.key}`);
     for (const line of wrap(text(s.description ?? ''))) out.push(`    ${s.key} : ${line}`);
   }
   out.push('');
