@@ -7,6 +7,7 @@
  *   <name>.svg    the picture, rendered from the DOT by Graphviz compiled to WebAssembly
  *                 (@viz-js/viz: no browser, no native binary; byte-for-byte deterministic for a
  *                 given package version, so it is checked like the other files)
+ *   README.md     what the files are, each machine's Mermaid diagram embedded, links
  *
  *   npm run statecharts                 writes the files
  *   npm run statecharts:check           regenerates into a temp dir; exits 1 naming every file
@@ -17,7 +18,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync
 import { tmpdir } from 'node:os';
 import { instance } from '@viz-js/viz';
 import { join, resolve } from 'node:path';
-import { dotOf, textFilesOf } from '../src/statecharts/statechart.formats';
+import { dotOf, readmeOf, textFilesOf } from '../src/statecharts/statechart.formats';
 import { STATECHART_NAMES } from '../src/statecharts/statecharts.registry';
 
 const ROOT = resolve(__dirname, '..');
@@ -37,6 +38,7 @@ async function generateAll(): Promise<Record<string, string>> {
     Object.assign(files, textFilesOf(name));
     files[`${name}.svg`] = await renderSvg(dotOf(name));
   }
+  files['README.md'] = readmeOf(STATECHART_NAMES);
   return files;
 }
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { toDirectedGraph } from 'xstate/graph';
 import { jobMachine } from '../../src/lifecycle/job.machine';
 import { JOB_STATES } from '../../src/lifecycle/job.types';
-import { dotOf, graphJsonOf, mermaidOf, scxmlOf, textFilesOf } from '../../src/statecharts/statechart.formats';
+import { dotOf, graphJsonOf, mermaidOf, readmeOf, scxmlOf, textFilesOf } from '../../src/statecharts/statechart.formats';
 import { modelOf } from '../../src/statecharts/statecharts.registry';
 import { startTestApp, waitForState, issueBody, type TestApp } from '../support/test-app';
 import { legalTransitions } from './paths';
@@ -21,6 +21,13 @@ describe('statechart export', () => {
     const viz = await instance();
     const svg = viz.renderString(dotOf('job'), { format: 'svg', engine: 'dot' });
     expect(svg.endsWith('\n') ? svg : `${svg}\n`).toBe(committed('job.svg'));
+    expect(readmeOf(['job'])).toBe(committed('README.md'));
+  });
+
+  it('statecharts/README.md embeds job.mmd in a mermaid block and links every file', () => {
+    const readme = committed('README.md');
+    expect(readme).toContain(`\`\`\`mermaid\n${committed('job.mmd')}\`\`\``);
+    for (const file of ['job.mmd', 'job.scxml', 'job.json', 'job.dot', 'job.svg']) expect(readme).toContain(`](${file})`);
   });
 
   it('generation is deterministic', () => {
