@@ -1,5 +1,5 @@
 import { InjectQueue } from '@nestjs/bullmq';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import type { Stage } from '../lifecycle/job.types';
@@ -17,6 +17,7 @@ const REDIS_TIMEOUT_MS = 3000;
 @Injectable()
 export class BullStageDispatcher extends StageDispatcher {
   private readonly queues: Record<Stage, Queue<StageMessage>>;
+  private readonly log = new Logger(BullStageDispatcher.name);
 
   constructor(
     @InjectQueue(STAGE_QUEUE.planning) planning: Queue<StageMessage>,
@@ -27,6 +28,19 @@ export class BullStageDispatcher extends StageDispatcher {
   ) {
     super();
     this.queues = { planning, coding, reviewing, 'pr-open': prOpen };
+    for (const q of Object.values(this.queues)) {
+      q.on('error', (e: Error) => this.logConnectionError(q.name, e));
+    }
+  }
+
+  private lastErrorLog = 0;
+
+  /** Logs queue connection errors at most once per 5 s (ioredis reconnects by itself). */
+  private logConnectionError(queue: string, e: Error): void {
+    const now = Date.now();
+    if (now - this.lastErrorLog < 5000) return;
+    this.lastErrorLog = now;
+    this.log.warn(`queue ${queue}: ${e.message} (reconnecting)`);
   }
 
   queue(stage: Stage): Queue<StageMessage> {

@@ -25,7 +25,12 @@ export class WorkerLauncher implements OnApplicationBootstrap {
     for (const p of this.processors) {
       const worker = p.worker;
       worker.concurrency = this.concurrency(p.stage);
-      worker.on('error', (e) => this.log.warn(`worker ${p.stage}: ${e.message}`));
+      let last = 0;
+      worker.on('error', (e) => {
+        if (Date.now() - last < 5000) return; // ioredis reconnects by itself; say so once per 5 s
+        last = Date.now();
+        this.log.warn(`worker ${p.stage}: ${e.message}`);
+      });
       void worker.run().catch((e: unknown) => this.log.error(`worker ${p.stage} stopped: ${String(e)}`));
     }
     if (this.processors.length) {
