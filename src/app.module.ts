@@ -10,6 +10,7 @@ import { JobsController } from './jobs/jobs.controller';
 import { JobsService } from './jobs/jobs.service';
 import { MongoModule } from './jobs/mongo.module';
 import { STAGES, type Stage } from './lifecycle/job.types';
+import { DeadlineProcessor } from './queues/deadline.processor';
 import { QueuesModule } from './queues/queues.module';
 import { StatechartsController } from './statecharts/statecharts.controller';
 import { GithubWebhookController } from './webhooks/github-webhook.controller';
@@ -50,7 +51,7 @@ export class AppModule {
         ...(options.api ? [TerminusModule] : []),
       ],
       controllers: options.api ? [JobsController, GithubWebhookController, HealthController, StatechartsController] : [],
-      providers: [JobsService, { provide: APP_FILTER, useClass: DomainExceptionFilter }],
+      providers: [JobsService, { provide: APP_FILTER, useClass: DomainExceptionFilter }, ...(options.stages.length ? [DeadlineProcessor] : [])],
       exports: [JobsService],
     };
   }

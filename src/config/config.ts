@@ -34,6 +34,18 @@ export const configSchema = z.object({
   CONCURRENCY_CODING: int(4, 1),
   CONCURRENCY_REVIEWING: int(4, 1),
   CONCURRENCY_PR_OPEN: int(4, 1),
+  /** A stage's agent call is aborted after this many ms and counts as a failed attempt (0 = no limit). */
+  STAGE_TIMEOUT_MS: int(0),
+  /** A job not finished this many ms after submission goes to FAILED with JOB_DEADLINE_EXCEEDED (0 = none). */
+  JOB_DEADLINE_MS: int(0),
+  /** BullMQ lock duration of an active stage message, ms; a worker silent for longer loses it (stalled). */
+  WORKER_LOCK_DURATION_MS: int(30_000, 1000),
+  /** How often workers look for stalled messages, ms. */
+  WORKER_STALLED_INTERVAL_MS: int(30_000, 1000),
+  /** Times a message may stall before it fails (BullMQ `maxStalledCount`). */
+  WORKER_MAX_STALLED_COUNT: int(1),
+  /** On SIGTERM, ms to let running agent calls finish before they are aborted and released. */
+  SHUTDOWN_GRACE_MS: int(10_000),
   /** Reviews allowed per job before it fails with REVIEW_ROUNDS_EXCEEDED. */
   MAX_REVIEW_ROUNDS: int(3, 1),
   /** PR_OPEN → COMPLETED as soon as the PR is open (else wait for MARK_COMPLETED). */

@@ -67,6 +67,9 @@ export class JobsService {
     });
     // Also for a repeat: the dispatch is idempotent and repairs a submission that crashed here.
     await this.dispatcher.dispatch(result.job);
+    if (this.config.JOB_DEADLINE_MS > 0) {
+      await this.dispatcher.scheduleDeadline(result.job, new Date(result.job.createdAt.getTime() + this.config.JOB_DEADLINE_MS));
+    }
     return result;
   }
 
@@ -91,9 +94,26 @@ export class JobsService {
    * @throws JobNotFoundError, IllegalEventError (not accepted in the current state),
    *   UnknownMachineVersionError, ConcurrentUpdateError, DependencyUnavailableError.
    */
-  async send(tenantId: string, id: string, event: JobEvent): Promise<JobRecord> {
+  send(tenantId: string, id: string, event: JobEvent): Promise<JobRecord> {
+    return this.sendTo(() => this.get(tenantId, id), event);
+  }
+
+  /**
+   * Sends an event on the system's behalf (deadline watchdog), whatever the tenant.
+   * @throws as {@link JobsService.send}.
+   */
+  sendSystem(id: string, event: JobEvent): Promise<JobRecord> {
+    return this.sendTo(async () => {
+      const job = await this.jobs.findById(id);
+      if (!job) throw new JobNotFoundError(id);
+      return job;
+    }, event);
+  }
+
+  private async sendTo(load: () => Promise<JobRecord>, event: JobEvent): Promise<JobRecord> {
+    const id = (await load()).id;
     for (let i = 0; i < CAS_RETRIES; i++) {
-      const job = await this.get(tenantId, id);
+      const job = await load();
       const advance = applyEvent(upgradeSnapshot(job.machineVersion, job.snapshot), event);
       const at = new Date().toISOString();
       const transitions: TransitionRecord[] = advance.transitions.map((t) => ({ ...t, at, attempt: 0 }));
@@ -105,7 +125,7 @@ export class JobsService {
         transitions,
       });
       if (!committed) continue; // a worker committed first: re-read and re-apply
-      if (event.type === 'MARK_CANCELLED') {
+      if (event.type === 'MARK_CANCELLED' || event.type === 'MARK_FAILED') {
         await this.cancellation.publish(job.id).catch((e: unknown) => this.log.warn(`cancel publish failed for ${job.id}: ${String(e)}`));
       }
       await this.dispatcher.dispatch(committed);

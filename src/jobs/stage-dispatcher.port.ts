@@ -20,8 +20,20 @@ export abstract class StageDispatcher {
    * PR waiting for MARK_COMPLETED). Idempotent. @throws DependencyUnavailableError.
    */
   abstract dispatch(job: JobRecord): Promise<StageMessage | null>;
+  /**
+   * Schedules the job's deadline check at `at` (kept in Redis as a delayed message, so it fires
+   * when a worker is back even if none was alive at that moment). Idempotent per job.
+   * @throws DependencyUnavailableError.
+   */
+  abstract scheduleDeadline(job: Pick<JobRecord, 'id' | 'tenantId'>, at: Date): Promise<void>;
   /** Resolves when the queue's Redis answers. @throws when it does not. */
   abstract ping(): Promise<void>;
+}
+
+/** The message of the deadline queue. */
+export interface DeadlineMessage {
+  jobId: string;
+  tenantId: string;
 }
 
 /** Port to abort a job's running agent call in whichever process runs it. */

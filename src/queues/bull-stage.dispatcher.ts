@@ -6,9 +6,9 @@ import type { Stage } from '../lifecycle/job.types';
 import { DependencyUnavailableError } from '../jobs/job.errors';
 import type { JobRecord } from '../jobs/job.record';
 import { pendingStage } from '../jobs/pending-stage';
-import { StageDispatcher, type StageMessage } from '../jobs/stage-dispatcher.port';
+import { StageDispatcher, type DeadlineMessage, type StageMessage } from '../jobs/stage-dispatcher.port';
 import { withTimeout } from './redis-connection';
-import { STAGE_QUEUE, stageMessageId } from './stage-queues';
+import { DEADLINE_QUEUE, STAGE_QUEUE, stageMessageId } from './stage-queues';
 
 /** How long a producer waits for Redis before answering 503, ms. */
 const REDIS_TIMEOUT_MS = 3000;
@@ -24,6 +24,7 @@ export class BullStageDispatcher extends StageDispatcher {
     @InjectQueue(STAGE_QUEUE.coding) coding: Queue<StageMessage>,
     @InjectQueue(STAGE_QUEUE.reviewing) reviewing: Queue<StageMessage>,
     @InjectQueue(STAGE_QUEUE['pr-open']) prOpen: Queue<StageMessage>,
+    @InjectQueue(DEADLINE_QUEUE) private readonly deadlines: Queue<DeadlineMessage>,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     super();
@@ -67,6 +68,29 @@ export class BullStageDispatcher extends StageDispatcher {
       throw new DependencyUnavailableError('redis', e);
     }
     return message;
+  }
+
+  async scheduleDeadline(job: Pick<JobRecord, 'id' | 'tenantId'>, at: Date): Promise<void> {
+    try {
+      await withTimeout(
+        this.deadlines.add(
+          'deadline',
+          { jobId: job.id, tenantId: job.tenantId },
+          {
+            jobId: `${job.id}-deadline`,
+            delay: Math.max(0, at.getTime() - Date.now()),
+            attempts: 10,
+            backoff: { type: 'exponential', delay: 1000 },
+            removeOnComplete: true,
+            removeOnFail: false,
+          },
+        ),
+        REDIS_TIMEOUT_MS,
+        'redis',
+      );
+    } catch (e) {
+      throw new DependencyUnavailableError('redis', e);
+    }
   }
 
   async ping(): Promise<void> {

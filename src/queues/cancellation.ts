@@ -4,10 +4,32 @@ import { APP_CONFIG, type AppConfig } from '../config/config';
 import { CancellationBus } from '../jobs/stage-dispatcher.port';
 import { redisOptionsFromUrl } from './redis-connection';
 
+/** Why a running call was aborted from outside its stage. */
+export type AbortCause = 'cancelled' | 'shutdown';
+
 /** The AbortControllers of the agent calls running in this process, by job id. */
 @Injectable()
 export class RunningCalls {
   private readonly running = new Map<string, Set<AbortController>>();
+  private readonly causes = new WeakMap<AbortController, AbortCause>();
+
+  /** Why `controller` was aborted by {@link abort} / {@link abortAll}, if it was. */
+  causeOf(controller: AbortController): AbortCause | undefined {
+    return this.causes.get(controller);
+  }
+
+  /** Aborts every running call (shutdown grace period over). @returns how many. */
+  abortAll(reason: string): number {
+    let n = 0;
+    for (const set of this.running.values()) {
+      for (const c of set) {
+        if (!this.causes.has(c)) this.causes.set(c, 'shutdown');
+        c.abort(new Error(reason));
+        n++;
+      }
+    }
+    return n;
+  }
 
   /** Registers a running call; the returned function unregisters it. */
   track(jobId: string, controller: AbortController): () => void {
@@ -24,7 +46,10 @@ export class RunningCalls {
   abort(jobId: string, reason: string): number {
     const set = this.running.get(jobId);
     if (!set) return 0;
-    for (const c of set) c.abort(new Error(reason));
+    for (const c of set) {
+      if (!this.causes.has(c)) this.causes.set(c, 'cancelled');
+      c.abort(new Error(reason));
+    }
     return set.size;
   }
 }

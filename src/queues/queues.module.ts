@@ -8,7 +8,7 @@ import { BullStageDispatcher } from './bull-stage.dispatcher';
 import { RedisCancellationBus, RunningCalls } from './cancellation';
 import { redisOptionsFromUrl } from './redis-connection';
 import { STAGE_PROCESSORS } from './stage.processors';
-import { STAGE_QUEUE } from './stage-queues';
+import { DEADLINE_QUEUE, STAGE_QUEUE } from './stage-queues';
 import { StageRunner } from './stage-runner';
 import { Sweeper } from './sweeper';
 import { STAGE_PROCESSOR_INSTANCES, WorkerLauncher } from './worker-launcher';
@@ -62,6 +62,7 @@ export class QueuesModule {
           }),
         }),
         ...STAGES.map((s) => BullModule.registerQueue({ name: STAGE_QUEUE[s] })),
+        BullModule.registerQueue({ name: DEADLINE_QUEUE }),
       ],
       providers,
       exports: [StageDispatcher, CancellationBus, BullStageDispatcher, RunningCalls, ...(options.sweeper ? [Sweeper] : [])],

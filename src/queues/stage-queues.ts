@@ -12,3 +12,6 @@ export const STAGE_QUEUE: Record<Stage, string> = {
 export function stageMessageId(jobId: string, stage: Stage, version: number): string {
   return `${jobId}-${stage}-${version}`;
 }
+
+/** Queue of per-job deadline checks (delayed messages, one per job: `<jobId>-deadline`). */
+export const DEADLINE_QUEUE = 'deadlines';

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { UnrecoverableError, type Job } from 'bullmq';
+import { APP_CONFIG, type AppConfig } from '../config/config';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { fromPromise } from 'xstate';
 import {
   AGENT,
@@ -28,9 +29,12 @@ export type StageOutcome =
   /** Another writer (a cancel, a duplicate delivery) committed first: this result was discarded. */
   | 'conflict';
 
-function stageFault(e: unknown, stage: Stage, attempt: number, maxAttempts: number, cancelled: boolean): StageFault {
-  if (cancelled) {
-    return { code: 'CANCELLED', message: 'agent call aborted: job cancelled', stage, attempt, maxAttempts, retryable: false };
+function stageFault(e: unknown, stage: Stage, attempt: number, maxAttempts: number, aborted: 'external' | 'timeout' | null, timeoutMs: number): StageFault {
+  if (aborted === 'external') {
+    return { code: 'ABORTED', message: 'agent call aborted: job cancelled or worker shutting down', stage, attempt, maxAttempts, retryable: false };
+  }
+  if (aborted === 'timeout') {
+    return { code: 'STAGE_TIMEOUT', message: `agent call exceeded STAGE_TIMEOUT_MS (${timeoutMs} ms)`, stage, attempt, maxAttempts, retryable: true };
   }
   if (e instanceof AgentError) {
     return { code: e.code, message: e.message, stage, attempt, maxAttempts, retryable: e.retryable };
@@ -55,15 +59,18 @@ export class StageRunner {
     private readonly running: RunningCalls,
     @Inject(AGENT) private readonly agent: Agent,
     @Inject(PULL_REQUEST_GATEWAY) private readonly gateway: PullRequestGateway,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   /**
    * Processes one stage message.
-   * @throws Error for a transient fault with attempts left (BullMQ retries with backoff);
-   *   UnrecoverableError when the job landed in FAILED (the message stays in the failed set,
-   *   the dead letter) or its snapshot has an unknown machine version.
+   * @throws Error for a transient fault with attempts left, including a STAGE_TIMEOUT_MS timeout
+   *   (BullMQ retries with backoff); UnrecoverableError when the job landed in FAILED (the
+   *   message stays in the failed set, the dead letter) or its snapshot has an unknown machine
+   *   version; DelayedError when the worker shuts down mid-call (the message is released to run
+   *   again at once elsewhere, without spending an attempt).
    */
-  async process(stage: Stage, job: Job<StageMessage>, signal?: AbortSignal): Promise<StageOutcome> {
+  async process(stage: Stage, job: Job<StageMessage>, token?: string, signal?: AbortSignal): Promise<StageOutcome> {
     const message = job.data;
     const record = await this.jobs.findById(message.jobId);
     if (!record || record.version !== message.version || pendingStage(record) !== stage) return 'stale';
@@ -82,15 +89,24 @@ export class StageRunner {
     const onOuterAbort = () => controller.abort(signal?.reason ?? new Error('worker aborted the job'));
     signal?.addEventListener('abort', onOuterAbort, { once: true });
     const untrack = this.running.track(record.id, controller);
-    let cancelled = false;
-    controller.signal.addEventListener('abort', () => (cancelled = true), { once: true });
 
     try {
       const machine = jobMachine.provide({
-        actors: { [STAGE_ACTOR_ID[stage]]: this.stageActor(stage, attempt, maxAttempts, controller.signal, () => cancelled) },
+        actors: {
+          [STAGE_ACTOR_ID[stage]]: this.stageActor(stage, attempt, maxAttempts, controller.signal, () =>
+            controller.signal.aborted ? 'external' : null,
+          ),
+        },
       });
       const run = await runStage(machine, snapshot, stage);
-      if (cancelled) return 'conflict';
+      if (controller.signal.aborted) {
+        if (this.running.causeOf(controller) === 'shutdown' || (signal?.aborted ?? false)) {
+          // Release the message without spending an attempt; another worker takes it.
+          if (token) await job.moveToDelayed(Date.now(), token);
+          throw new DelayedError('released on shutdown');
+        }
+        return 'conflict'; // cancelled: the cancel's commit already won; discard this result
+      }
       if (run.kind === 'retry') {
         this.log.warn(`job ${record.id} ${stage} attempt ${attempt}/${maxAttempts} failed: ${run.fault.message}`);
         throw new Error(`${run.fault.code}: ${run.fault.message}`);
@@ -117,8 +133,10 @@ export class StageRunner {
   }
 
   /** The invoked actor of `stage`: calls the agent (or the PR gateway) and maps its errors to faults. */
-  private stageActor(stage: Stage, attempt: number, maxAttempts: number, abort: AbortSignal, isCancelled: () => boolean) {
+  private stageActor(stage: Stage, attempt: number, maxAttempts: number, abort: AbortSignal, externalAbort: () => 'external' | null) {
+    const timeoutMs = this.config.STAGE_TIMEOUT_MS;
     return fromPromise(async ({ input, signal }: { input: StageInput; signal: AbortSignal }) => {
+      const timeout = timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined;
       const ctx: AgentJobContext = {
         jobId: input.jobId,
         tenantId: input.tenantId,
@@ -128,7 +146,7 @@ export class StageRunner {
       };
       const round = stage === 'coding' || stage === 'reviewing' ? `:r${input.reviewRound}` : '';
       const opts: AgentCallOptions = {
-        signal: AbortSignal.any([signal, abort]),
+        signal: AbortSignal.any(timeout ? [signal, abort, timeout] : [signal, abort]),
         idempotencyKey: `${input.jobId}:${stage}:${attempt}${round}`,
         attempt,
       };
@@ -136,7 +154,8 @@ export class StageRunner {
         const result = await this.call(stage, ctx, input, opts);
         return { result, attempt };
       } catch (e) {
-        throw stageFault(e, stage, attempt, maxAttempts, isCancelled());
+        const aborted = externalAbort() ?? (timeout?.aborted ? 'timeout' : null);
+        throw stageFault(e, stage, attempt, maxAttempts, aborted, timeoutMs);
       }
     });
   }

@@ -16,8 +16,8 @@ abstract class StageProcessor extends WorkerHost {
   constructor(private readonly runner: StageRunner) {
     super();
   }
-  process(job: Job<StageMessage>, _token?: string, signal?: AbortSignal): Promise<StageOutcome> {
-    return this.runner.process(this.stage, job, signal);
+  process(job: Job<StageMessage>, token?: string, signal?: AbortSignal): Promise<StageOutcome> {
+    return this.runner.process(this.stage, job, token, signal);
   }
 }
 
