@@ -2,15 +2,21 @@ import { DynamicModule, Global, Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { APP_CONFIG, validateConfig } from './config';
 
-/** Global typed config: `@Inject(APP_CONFIG) config: AppConfig`. `overrides` win over the environment (tests). */
+/**
+ * Global typed config: `@Inject(APP_CONFIG) config: AppConfig` (or `ConfigService`). `overrides`
+ * win over the environment (tests run several apps in one process). The validated values are
+ * handed to `ConfigModule` through `load`, not `validate`, because `validate` copies them into
+ * `process.env`, which would leak one app's settings into the next.
+ */
 @Global()
 @Module({})
 export class AppConfigModule {
   static forRoot(overrides: Record<string, string> = {}): DynamicModule {
+    const config = validateConfig({ ...process.env, ...overrides });
     return {
       module: AppConfigModule,
-      imports: [ConfigModule.forRoot({ ignoreEnvFile: true, validate: (env) => validateConfig({ ...env, ...overrides }) })],
-      providers: [{ provide: APP_CONFIG, useFactory: () => validateConfig({ ...process.env, ...overrides }) }],
+      imports: [ConfigModule.forRoot({ ignoreEnvFile: true, ignoreEnvVars: true, load: [() => config] })],
+      providers: [{ provide: APP_CONFIG, useValue: config }],
       exports: [APP_CONFIG],
     };
   }

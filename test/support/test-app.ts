@@ -9,7 +9,7 @@ import { MockAgent } from '../../src/agents/mock.agent';
 import type { MockCall } from '../../src/agents/mock.agent';
 import { createApp } from '../../src/bootstrap';
 import { JobRepository } from '../../src/jobs/job.repository';
-import { STAGES, type JobState } from '../../src/lifecycle/job.types';
+import { STAGES, type JobState, type Stage } from '../../src/lifecycle/job.types';
 import { redisOptionsFromUrl } from '../../src/queues/redis-connection';
 import { STAGE_QUEUE } from '../../src/queues/stage-queues';
 
@@ -35,12 +35,16 @@ export interface TestApp {
  * Starts the real application (API + all stage workers) in-process on the real Redis and
  * MongoDB-wire server, with its own queue prefix and database, and a fast MockAgent.
  */
-export async function startTestApp(label: string, env: Record<string, string> = {}): Promise<TestApp> {
-  const prefix = uniqueName(label);
-  const dbName = prefix;
+export async function startTestApp(
+  label: string,
+  env: Record<string, string> = {},
+  options: { stages?: Stage[] } = {},
+): Promise<TestApp> {
+  const prefix = env.QUEUE_PREFIX ?? uniqueName(label);
+  const dbName = env.MONGODB_DB ?? prefix;
   const app = await createApp({
     api: true,
-    stages: [...STAGES],
+    stages: options.stages ?? [...STAGES],
     env: {
       QUEUE_PREFIX: prefix,
       MONGODB_DB: dbName,
