@@ -29,7 +29,7 @@ export class BullStageDispatcher extends StageDispatcher {
   ) {
     super();
     this.queues = { planning, coding, reviewing, 'pr-open': prOpen };
-    for (const q of Object.values(this.queues)) {
+    for (const q of [...Object.values(this.queues), this.deadlines]) {
       q.on('error', (e: Error) => this.logConnectionError(q.name, e));
     }
   }

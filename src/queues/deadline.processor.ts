@@ -28,6 +28,12 @@ export class DeadlineProcessor extends WorkerHost implements OnApplicationBootst
   }
 
   onApplicationBootstrap(): void {
+    let last = 0;
+    this.worker.on('error', (e) => {
+      if (Date.now() - last < 5000) return; // ioredis reconnects by itself; say so once per 5 s
+      last = Date.now();
+      this.log.warn(`deadline worker: ${e.message}`);
+    });
     void this.worker.run().catch((e: unknown) => this.log.error(`deadline worker stopped: ${String(e)}`));
   }
 
