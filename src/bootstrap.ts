@@ -68,6 +68,8 @@ export async function createApp(options: AppOptions): Promise<INestApplication> 
   app.useBodyParser('json', { limit: config.BODY_LIMIT_BYTES });
   app.useGlobalPipes(createValidationPipe());
   if (options.api) setupOpenApi(app);
-  app.enableShutdownHooks();
+  // On SIGTERM/SIGINT: stop taking messages, let running calls finish or release them, close,
+  // then exit 0 (by default Nest re-raises the signal, so the process would die with 143).
+  app.enableShutdownHooks([], { useProcessExit: true });
   return app;
 }
