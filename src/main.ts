@@ -33,6 +33,7 @@ async function main(): Promise<void> {
     console.log(`aicd-orchestrator listening on http://127.0.0.1:${config.PORT} (OpenAPI at /docs); workers: ${stages.join(', ') || 'none'}`);
   } else {
     await app.init();
+    app.flushLogs(); // logs are buffered until flushed; only listen() flushes them by itself
     console.log(`aicd-orchestrator worker running stages: ${stages.join(', ')}`);
   }
 }
