@@ -18,8 +18,8 @@ import { STAGE_PROCESSOR_INSTANCES, WorkerLauncher } from './worker-launcher';
  * queue and processor). Walks the machine's state nodes.
  * @throws Error naming the state.
  */
-export function assertEveryInvokingStateHasAStage(): void {
-  for (const [name, node] of Object.entries(jobMachine.root.states)) {
+export function assertEveryInvokingStateHasAStage(machine: { root: { states: Record<string, { invoke: { id: string }[] }> } } = jobMachine): void {
+  for (const [name, node] of Object.entries(machine.root.states)) {
     if (node.invoke.length > 0 && !stageOfState(name as JobState)) {
       throw new Error(`state ${name} invokes ${node.invoke.map((i) => i.id).join(', ')} but has no stage queue/processor`);
     }

@@ -59,3 +59,17 @@ describe('snapshot migrations', () => {
     }
   });
 });
+
+describe('startup checks', () => {
+  it('refuses to start when a state invokes an actor but has no stage queue/processor', () => {
+    const { assertEveryInvokingStateHasAStage } = require('../../src/queues/queues.module');
+    const { setup, fromPromise } = require('xstate');
+    expect(() => assertEveryInvokingStateHasAStage()).not.toThrow();
+    const extra = setup({ actors: { scan: fromPromise(async () => 1) } }).createMachine({
+      id: 'x',
+      initial: 'SECURITY_SCAN',
+      states: { SECURITY_SCAN: { invoke: { id: 'scan', src: 'scan' } } },
+    });
+    expect(() => assertEveryInvokingStateHasAStage(extra)).toThrow(/SECURITY_SCAN invokes scan but has no stage/);
+  });
+});
