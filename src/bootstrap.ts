@@ -25,12 +25,13 @@ function describe(e: unknown): string {
  */
 export async function preflight(config: AppConfig): Promise<void> {
   const redis = new Redis({ ...redisOptionsFromUrl(config.REDIS_URL), lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  redis.on('error', () => undefined);
+  let socketError: unknown;
+  redis.on('error', (e) => (socketError ??= e));
   try {
     await redis.connect();
     await redis.ping();
   } catch (e) {
-    throw new PreflightError(`cannot reach Redis at ${config.REDIS_URL} (${describe(e)}). Start Redis (\`npm run services:up\` prints a REDIS_URL) or set REDIS_URL.`);
+    throw new PreflightError(`cannot reach Redis at ${config.REDIS_URL} (${describe(socketError ?? e)}). Start Redis (\`npm run services:up\` prints a REDIS_URL) or set REDIS_URL.`);
   } finally {
     redis.disconnect();
   }
