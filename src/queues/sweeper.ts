@@ -76,6 +76,8 @@ export class Sweeper implements OnApplicationBootstrap, OnModuleDestroy {
       }
       const state = await message.getState();
       if (state === 'failed') {
+        // A snapshot this build cannot read will not get better by retrying.
+        if (message.failedReason?.startsWith('UNKNOWN_MACHINE_VERSION')) continue;
         await message.retry('failed');
         report.retried++;
       } else if (state === 'completed') {
