@@ -4,6 +4,7 @@ import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
 import { AgentsModule } from './agents/agents.module';
 import { DomainExceptionFilter } from './common/http-exception.filter';
+import { LOG_REDACT_PATHS } from './common/log-redaction';
 import { AppConfigModule } from './config/config.module';
 import { HealthController } from './health/health.controller';
 import { JobsController } from './jobs/jobs.controller';
@@ -13,6 +14,7 @@ import { STAGES, type Stage } from './lifecycle/job.types';
 import { DeadlineProcessor } from './queues/deadline.processor';
 import { QueuesModule } from './queues/queues.module';
 import { StatechartsController } from './statecharts/statecharts.controller';
+import { TenantsModule } from './tenants/tenants.module';
 import { GithubWebhookController } from './webhooks/github-webhook.controller';
 
 /** What one process runs. */
@@ -41,11 +43,12 @@ export class AppModule {
           pinoHttp: {
             level,
             autoLogging: false,
-            redact: ['req.headers.authorization', 'req.headers["x-hub-signature-256"]', 'req.headers.cookie'],
+            redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' },
             ...(process.stdout.isTTY ? { transport: { target: 'pino-pretty', options: { singleLine: true } } } : {}),
           },
         }),
         MongoModule,
+        TenantsModule,
         AgentsModule,
         QueuesModule.register({ workers: options.stages, sweeper: options.sweeper ?? options.stages.length > 0 }),
         ...(options.api ? [TerminusModule] : []),

@@ -51,8 +51,9 @@ export function setupOpenApi(app: INestApplication): void {
     app,
     new DocumentBuilder()
       .setTitle('aicd-orchestrator')
-      .setDescription('Drives an AI coding agent through plan → code → review → PR as an XState statechart. Tenant from X-Tenant-Id.')
+      .setDescription('Drives an AI coding agent through plan → code → review → PR as an XState statechart. Tenant from the API key: `Authorization: Bearer <key>` (`npm run tenant:create`).')
       .setVersion('0.1.0')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'API key of a tenant (npm run tenant:create)' })
       .build(),
   );
   SwaggerModule.setup('docs', app, doc);

@@ -1,24 +1,26 @@
-import { BadRequestException, createParamDecorator, ExecutionContext } from '@nestjs/common';
+import { createParamDecorator, ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
 
-/** Header that names the caller's tenant (until API keys, see issue on authentication). */
+/** Header naming the caller's tenant, accepted only with ALLOW_TENANT_HEADER=true (development, tests). */
 export const TENANT_HEADER = 'x-tenant-id';
-const TENANT_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** How the request's tenant was established. */
+export interface RequestTenant {
+  id: string;
+  /** `api-key`: `Authorization: Bearer <key>`; `header`: `X-Tenant-Id` in development mode. */
+  via: 'api-key' | 'header';
+}
+
+/** A request after TenantAuthGuard (src/tenants/tenant-auth.guard.ts) resolved its tenant. */
+export type TenantRequest = Request & { tenant?: RequestTenant };
 
 /**
- * The tenant of the request, from `X-Tenant-Id`.
- * @throws BadRequestException (400, field `X-Tenant-Id`) when missing or malformed.
+ * The tenant of the request, as resolved by `TenantAuthGuard` (use `@Authenticated()` on the
+ * controller or route).
+ * @throws Error (a 500) when the route has no guard: a programming error, never a tenant default.
  */
 export const TenantId = createParamDecorator((_: unknown, ctx: ExecutionContext): string => {
-  const req = ctx.switchToHttp().getRequest<Request>();
-  const value = req.headers[TENANT_HEADER];
-  if (typeof value !== 'string' || !TENANT_PATTERN.test(value)) {
-    throw new BadRequestException({
-      statusCode: 400,
-      error: 'Bad Request',
-      message: 'X-Tenant-Id header is required: 1-64 characters of A-Z a-z 0-9 _ . -',
-      errors: [{ field: 'X-Tenant-Id', messages: ['must match ^[A-Za-z0-9_.-]{1,64}$'] }],
-    });
-  }
-  return value;
+  const tenant = ctx.switchToHttp().getRequest<TenantRequest>().tenant;
+  if (!tenant) throw new Error('@TenantId() on a route without @Authenticated(): no tenant was resolved');
+  return tenant.id;
 });

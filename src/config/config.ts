@@ -54,6 +54,15 @@ export const configSchema = z.object({
   SWEEP_INTERVAL_MS: int(5000, 0),
   /** A job must be this old since its last update before the sweeper repairs it, ms. */
   SWEEP_GRACE_MS: int(10000, 0),
+  /**
+   * Accept `X-Tenant-Id` (without an API key) as the caller's tenant: development and tests only.
+   * When false, every tenant route needs `Authorization: Bearer <api key>`.
+   */
+  ALLOW_TENANT_HEADER: bool(false),
+  /** Jobs a tenant may have active (PLANNING…PR_OPEN) at once; more wait in QUEUED (0 = no limit). A tenant record may override it. */
+  TENANT_MAX_ACTIVE_JOBS: int(0),
+  /** How long a planning message of a tenant at its limit waits before it asks again, ms (±20 % jitter). */
+  TENANT_LIMIT_RETRY_MS: int(1000, 1),
   GITHUB_WEBHOOK_SECRET: z.string().optional(),
   GITHUB_WEBHOOK_TENANT: z.string().min(1).default('default'),
   /** An `issues.labeled` delivery creates a job only for this label. */

@@ -31,6 +31,18 @@ export abstract class JobRepository {
   /** Jobs in `states` not updated since `before`, oldest first (for the sweeper). */
   abstract findStale(states: JobState[], before: Date, limit: number): Promise<JobRecord[]>;
 
+  /**
+   * The tenant's jobs holding an active-job slot: in one of ACTIVE_JOB_STATES, or QUEUED and
+   * admitted (`admittedAt`). A count, no lock: the caller serialises admissions.
+   */
+  abstract countActive(tenantId: string): Promise<number>;
+
+  /**
+   * Records that planning admitted the job (sets `admittedAt` if it is still QUEUED). Not a
+   * commit: the version does not change, so no stage message goes stale.
+   */
+  abstract markAdmitted(id: string): Promise<void>;
+
   /** Resolves when the database answers. @throws when it does not. */
   abstract ping(): Promise<void>;
 }

@@ -1,8 +1,9 @@
 import { Body, Controller, Get, HttpCode, NotFoundException, Param, ParseUUIDPipe, Post, Query, Res } from '@nestjs/common';
-import { ApiConflictResponse, ApiCreatedResponse, ApiHeader, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiConflictResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { TenantId } from '../common/tenant.decorator';
 import type { JobEvent } from '../lifecycle/job.types';
+import { Authenticated } from '../tenants/tenant-auth.guard';
 import { CreateJobDto, JobDetailDto, JobPageDto, ListJobsQueryDto, SendEventDto, TransitionDto } from './dto/job.dto';
 import { toDetail, toSummary } from './job.presenter';
 import { JobsService } from './jobs.service';
@@ -13,9 +14,9 @@ const uuid = new ParseUUIDPipe({
   exceptionFactory: () => new NotFoundException({ error: 'Not Found', code: 'JOB_NOT_FOUND', message: 'job not found' }),
 });
 
-/** Jobs of the caller's tenant. Another tenant's job answers 404. */
+/** Jobs of the caller's tenant (its API key). Another tenant's job answers 404. */
 @ApiTags('jobs')
-@ApiHeader({ name: 'X-Tenant-Id', required: true, description: 'Tenant of the caller.' })
+@Authenticated()
 @Controller('jobs')
 export class JobsController {
   constructor(private readonly jobs: JobsService) {}

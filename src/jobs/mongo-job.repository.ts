@@ -1,7 +1,7 @@
 import { Collection, Db, MongoServerError } from 'mongodb';
 import type { JobError, JobState, TransitionRecord } from '../lifecycle/job.types';
 import type { PersistedJobSnapshot } from '../lifecycle/job.runtime';
-import type { JobCommit, JobListQuery, JobPage, JobRecord } from './job.record';
+import { ACTIVE_JOB_STATES, type JobCommit, type JobListQuery, type JobPage, type JobRecord } from './job.record';
 import { InvalidCursorError, JobRepository } from './job.repository';
 import { decodeKeys, encodeKeys } from './snapshot-codec';
 
@@ -19,6 +19,8 @@ export interface JobDocument {
   error: JobError | null;
   createdAt: Date;
   updatedAt: Date;
+  /** Set by admission under a tenant limit while QUEUED; see JobRecord.admittedAt. */
+  admittedAt?: Date;
 }
 
 export function toPersistence(job: JobRecord): JobDocument {
@@ -35,6 +37,7 @@ export function toPersistence(job: JobRecord): JobDocument {
     error: job.error,
     createdAt: job.createdAt,
     updatedAt: job.updatedAt,
+    ...(job.admittedAt ? { admittedAt: job.admittedAt } : {}),
   };
 }
 
@@ -52,6 +55,7 @@ export function toDomain(doc: JobDocument): JobRecord {
     error: doc.error ?? null,
     createdAt: doc.createdAt,
     updatedAt: doc.updatedAt,
+    ...(doc.admittedAt ? { admittedAt: doc.admittedAt } : {}),
   };
 }
 
@@ -162,6 +166,17 @@ export class MongoJobRepository extends JobRepository {
       .limit(limit)
       .toArray();
     return docs.map(toDomain);
+  }
+
+  async countActive(tenantId: string): Promise<number> {
+    return this.jobs.countDocuments({
+      tenantId,
+      $or: [{ state: { $in: [...ACTIVE_JOB_STATES] } }, { state: 'QUEUED', admittedAt: { $type: 'date' } }],
+    });
+  }
+
+  async markAdmitted(id: string): Promise<void> {
+    await this.jobs.updateOne({ _id: id, state: 'QUEUED' }, { $set: { admittedAt: new Date() } });
   }
 
   async ping(): Promise<void> {

@@ -18,6 +18,7 @@ import { upgradeSnapshot, UnknownMachineVersionError } from '../lifecycle/snapsh
 import { JobRepository } from '../jobs/job.repository';
 import { pendingStage } from '../jobs/pending-stage';
 import { StageDispatcher, type StageMessage } from '../jobs/stage-dispatcher.port';
+import { AdmissionControl } from '../tenants/admission-control';
 import { RunningCalls } from './cancellation';
 
 /** What happened to one stage message. */
@@ -60,6 +61,7 @@ export class StageRunner {
     @Inject(AGENT) private readonly agent: Agent,
     @Inject(PULL_REQUEST_GATEWAY) private readonly gateway: PullRequestGateway,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly admission: AdmissionControl,
   ) {}
 
   /**
@@ -68,12 +70,21 @@ export class StageRunner {
    *   (BullMQ retries with backoff); UnrecoverableError when the job landed in FAILED (the
    *   message stays in the failed set, the dead letter) or its snapshot has an unknown machine
    *   version; DelayedError when the worker shuts down mid-call (the message is released to run
-   *   again at once elsewhere, without spending an attempt).
+   *   again at once elsewhere, without spending an attempt), or when the tenant is at its
+   *   active-job limit (the QUEUED job's planning message waits TENANT_LIMIT_RETRY_MS).
    */
   async process(stage: Stage, job: Job<StageMessage>, token?: string, signal?: AbortSignal): Promise<StageOutcome> {
     const message = job.data;
     const record = await this.jobs.findById(message.jobId);
     if (!record || record.version !== message.version || pendingStage(record) !== stage) return 'stale';
+    if (record.state === 'QUEUED') {
+      // Tenant active-job limit: not admitted yet → wait in QUEUED, without spending an attempt.
+      const admission = await this.admission.admit(record);
+      if (!admission.admitted) {
+        if (token) await job.moveToDelayed(Date.now() + admission.retryInMs, token);
+        throw new DelayedError(admission.reason);
+      }
+    }
 
     let snapshot;
     try {

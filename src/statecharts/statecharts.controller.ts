@@ -1,7 +1,6 @@
 import { BadRequestException, Controller, Get, NotFoundException, Param, ParseUUIDPipe, Query, Res } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
-  ApiHeader,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
@@ -16,6 +15,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { TenantId } from '../common/tenant.decorator';
 import { JobsService } from '../jobs/jobs.service';
+import { Authenticated } from '../tenants/tenant-auth.guard';
 import { toMermaid } from './mermaid';
 import {
   graphJsonOf,
@@ -76,7 +76,7 @@ export class StatechartsController {
 
   @Get('jobs/:id/statechart')
   @ApiTags('jobs')
-  @ApiHeader({ name: 'X-Tenant-Id', required: true, description: 'Tenant of the caller.' })
+  @Authenticated()
   @ApiOperation({
     summary: "The job's statechart as Mermaid: its current state (class current), the states it passed (class visited) and the transitions it took (labels marked `(taken)`).",
   })

@@ -6,6 +6,7 @@ import type { Request } from 'express';
 import { z } from 'zod';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { JobsService } from '../jobs/jobs.service';
+import { TenantRepository } from '../tenants/tenant.repository';
 
 /** The part of a GitHub `issues` delivery we read. */
 const issuesPayload = z.object({
@@ -34,8 +35,9 @@ export interface WebhookAnswer {
 
 /**
  * GitHub `issues` webhook. `opened`, and `labeled` with GITHUB_WEBHOOK_LABEL, create a job for
- * the tenant GITHUB_WEBHOOK_TENANT; the job's idempotency key is `github:<owner/name>#<number>`,
- * so a redelivery (same delivery or same issue) answers with the same job. With
+ * the tenant whose record lists the repository (`owner/name`, else `owner/*`, case-insensitive),
+ * or GITHUB_WEBHOOK_TENANT when no tenant lists it; the job's idempotency key is
+ * `github:<owner/name>#<number>`, so a redelivery (same delivery or same issue) answers with the same job. With
  * GITHUB_WEBHOOK_SECRET set, `X-Hub-Signature-256` is verified (@octokit/webhooks) over the raw
  * body; a missing or bad signature is a 401 and creates nothing.
  */
@@ -46,6 +48,7 @@ export class GithubWebhookController {
 
   constructor(
     private readonly jobs: JobsService,
+    private readonly tenants: TenantRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     if (config.GITHUB_WEBHOOK_SECRET) this.webhooks = new Webhooks({ secret: config.GITHUB_WEBHOOK_SECRET });
@@ -82,7 +85,8 @@ export class GithubWebhookController {
     const wanted = p.action === 'opened' || (p.action === 'labeled' && p.label?.name === this.config.GITHUB_WEBHOOK_LABEL);
     if (!wanted) return { accepted: false, ignored: `issues.${p.action}${p.label ? ` (label ${p.label.name})` : ''} is not handled` };
 
-    const tenantId = this.config.GITHUB_WEBHOOK_TENANT;
+    const owner = await this.tenants.findByRepository(p.repository.full_name);
+    const tenantId = owner?.id ?? this.config.GITHUB_WEBHOOK_TENANT;
     const { job, created } = await this.jobs.submit(tenantId, {
       repositoryId: p.repository.full_name,
       issue: { id: String(p.issue.number), title: p.issue.title, body: p.issue.body ?? '', url: p.issue.html_url },

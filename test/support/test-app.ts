@@ -52,6 +52,8 @@ export async function startTestApp(
       STAGE_BACKOFF_MS: '50',
       SWEEP_INTERVAL_MS: '0',
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+      // Tests name tenants with X-Tenant-Id; API keys are tested in test/e2e/tenants.e2e.spec.ts.
+      ALLOW_TENANT_HEADER: 'true',
       ...env,
     },
   });

@@ -1,0 +1,35 @@
+import { Global, Module, OnModuleInit } from '@nestjs/common';
+import type { MongoClient } from 'mongodb';
+import { APP_CONFIG, type AppConfig } from '../config/config';
+import { MONGO_CLIENT } from '../jobs/mongo.module';
+import { ActiveJobLimit, AdmissionControl } from './admission-control';
+import { MongoTenantRepository } from './mongo-tenant.repository';
+import { TenantAuthGuard } from './tenant-auth.guard';
+import { TenantRepository } from './tenant.repository';
+
+/**
+ * Tenants: API-key authentication (TenantAuthGuard, `@Authenticated()`), the tenant records
+ * behind webhook repository mapping, and admission under the per-tenant active-job limit.
+ */
+@Global()
+@Module({
+  providers: [
+    {
+      provide: MongoTenantRepository,
+      inject: [MONGO_CLIENT, APP_CONFIG],
+      useFactory: (client: MongoClient, config: AppConfig) => new MongoTenantRepository(client.db(config.MONGODB_DB)),
+    },
+    { provide: TenantRepository, useExisting: MongoTenantRepository },
+    TenantAuthGuard,
+    ActiveJobLimit,
+    { provide: AdmissionControl, useExisting: ActiveJobLimit },
+  ],
+  exports: [TenantRepository, TenantAuthGuard, AdmissionControl],
+})
+export class TenantsModule implements OnModuleInit {
+  constructor(private readonly repository: MongoTenantRepository) {}
+
+  async onModuleInit(): Promise<void> {
+    await this.repository.ensureIndexes();
+  }
+}
