@@ -61,12 +61,37 @@ export interface MockCall {
   startedAt: number;
 }
 
+/**
+ * One event of one call in the cross-process call log (MOCK_AGENT_CALL_LOG_KEY): `start` when the
+ * call begins, then `done`, `failed` or `aborted` (the AbortSignal fired; `at` is that moment).
+ * A call whose process was killed has a `start` only.
+ */
+export interface MockCallLogEntry {
+  jobId: string;
+  stage: Stage;
+  attempt: number;
+  /** The call's idempotency key. */
+  key: string;
+  pid: number;
+  /** ms since the epoch. */
+  at: number;
+  phase: 'start' | 'done' | 'failed' | 'aborted';
+  aborted?: true;
+}
+
+/** Where the mock writes {@link MockCallLogEntry}s. Must not throw; may be slow (the start is awaited). */
+export interface MockCallLog {
+  record(entry: MockCallLogEntry): Promise<void>;
+}
+
 /** Options of the {@link MockAgent}. */
 export interface MockAgentOptions {
   /** Default delay of every call in ms (0 = resolve on the next tick). */
   delayMs: number;
   /** Script applied to every job, under the job's own `mock:` directives. */
   defaults?: Partial<Omit<MockScript, 'stageDelayMs'>>;
+  /** Cross-process call log (off unless MOCK_AGENT_CALL_LOG_KEY is set). */
+  callLog?: MockCallLog;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -126,6 +151,36 @@ export class MockAgent implements Agent, PullRequestGateway {
     };
   }
 
+  /** Runs one call: logs it, waits its delay, applies the script, then `result(script)`. */
+  private async run<T>(stage: Stage, ctx: AgentJobContext, opts: AgentCallOptions, result: (script: MockScript) => T): Promise<T> {
+    const log = this.options.callLog;
+    const entry = (phase: MockCallLogEntry['phase'], at = Date.now()): MockCallLogEntry => ({
+      jobId: ctx.jobId,
+      stage,
+      attempt: opts.attempt,
+      key: opts.idempotencyKey,
+      pid: process.pid,
+      at,
+      phase,
+      ...(phase === 'aborted' ? { aborted: true as const } : {}),
+    });
+    const onAbort = () => void log?.record(entry('aborted'));
+    if (log) {
+      await log.record(entry('start'));
+      opts.signal.addEventListener('abort', onAbort, { once: true });
+    }
+    try {
+      const value = result(await this.enter(stage, ctx, opts));
+      if (log) void log.record(entry('done'));
+      return value;
+    } catch (e) {
+      if (log && !opts.signal.aborted) void log.record(entry('failed'));
+      throw e;
+    } finally {
+      opts.signal.removeEventListener('abort', onAbort);
+    }
+  }
+
   private async enter(stage: Stage, ctx: AgentJobContext, opts: AgentCallOptions): Promise<MockScript> {
     const script = this.script(ctx.issue.body);
     const call: MockCall = { jobId: ctx.jobId, stage, attempt: opts.attempt, idempotencyKey: opts.idempotencyKey, startedAt: Date.now() };
@@ -149,44 +204,48 @@ export class MockAgent implements Agent, PullRequestGateway {
     return script;
   }
 
-  async plan(ctx: AgentJobContext, opts: AgentCallOptions): Promise<PlanResult> {
-    await this.enter('planning', ctx, opts);
-    const t = ctx.issue.title;
-    return {
-      summary: `Fix "${t}" in ${ctx.repositoryId}`,
-      steps: [`Reproduce: ${t}`, `Change the code for ${slug(t)}`, 'Add a regression test', 'Open a pull request'],
-    };
-  }
-
-  async code(ctx: AgentJobContext, plan: PlanResult, feedback: string[], opts: AgentCallOptions): Promise<CodeResult> {
-    await this.enter('coding', ctx, opts);
-    const name = slug(ctx.issue.title);
-    const rev = feedback.length ? `-r${ctx.reviewRound}` : '';
-    return {
-      changes: [
-        {
-          path: `src/${name}.ts`,
-          patch: `--- a/src/${name}.ts\n+++ b/src/${name}.ts\n@@ -1 +1 @@\n-// TODO ${digest(ctx.issue.body)}\n+// ${plan.steps[1] ?? 'fix'}${rev}\n`,
-          commitMessage: `fix: ${ctx.issue.title}${feedback.length ? ` (addresses ${feedback.length} review comment(s))` : ''}`,
-        },
-      ],
-    };
-  }
-
-  async review(ctx: AgentJobContext, _plan: PlanResult, code: CodeResult, opts: AgentCallOptions): Promise<ReviewResult> {
-    const script = await this.enter('reviewing', ctx, opts);
-    if (ctx.reviewRound <= script.rejections) {
+  plan(ctx: AgentJobContext, opts: AgentCallOptions): Promise<PlanResult> {
+    return this.run('planning', ctx, opts, () => {
+      const t = ctx.issue.title;
       return {
-        approved: false,
-        comments: [`Round ${ctx.reviewRound}: ${code.changes[0]?.path ?? 'the change'} needs a test for the edge case.`],
+        summary: `Fix "${t}" in ${ctx.repositoryId}`,
+        steps: [`Reproduce: ${t}`, `Change the code for ${slug(t)}`, 'Add a regression test', 'Open a pull request'],
       };
-    }
-    return { approved: true, comments: ['Looks good.'] };
+    });
   }
 
-  async open(ctx: AgentJobContext, _plan: PlanResult, _code: CodeResult, opts: AgentCallOptions): Promise<PullRequestResult> {
-    await this.enter('pr-open', ctx, opts);
-    const n = parseInt(digest(ctx.jobId), 16) % 100000;
-    return { number: n, url: `https://github.com/${ctx.repositoryId}/pull/${n}` };
+  code(ctx: AgentJobContext, plan: PlanResult, feedback: string[], opts: AgentCallOptions): Promise<CodeResult> {
+    return this.run('coding', ctx, opts, () => {
+      const name = slug(ctx.issue.title);
+      const rev = feedback.length ? `-r${ctx.reviewRound}` : '';
+      return {
+        changes: [
+          {
+            path: `src/${name}.ts`,
+            patch: `--- a/src/${name}.ts\n+++ b/src/${name}.ts\n@@ -1 +1 @@\n-// TODO ${digest(ctx.issue.body)}\n+// ${plan.steps[1] ?? 'fix'}${rev}\n`,
+            commitMessage: `fix: ${ctx.issue.title}${feedback.length ? ` (addresses ${feedback.length} review comment(s))` : ''}`,
+          },
+        ],
+      };
+    });
+  }
+
+  review(ctx: AgentJobContext, _plan: PlanResult, code: CodeResult, opts: AgentCallOptions): Promise<ReviewResult> {
+    return this.run('reviewing', ctx, opts, (script) => {
+      if (ctx.reviewRound <= script.rejections) {
+        return {
+          approved: false,
+          comments: [`Round ${ctx.reviewRound}: ${code.changes[0]?.path ?? 'the change'} needs a test for the edge case.`],
+        };
+      }
+      return { approved: true, comments: ['Looks good.'] };
+    });
+  }
+
+  open(ctx: AgentJobContext, _plan: PlanResult, _code: CodeResult, opts: AgentCallOptions): Promise<PullRequestResult> {
+    return this.run('pr-open', ctx, opts, () => {
+      const n = parseInt(digest(ctx.jobId), 16) % 100000;
+      return { number: n, url: `https://github.com/${ctx.repositoryId}/pull/${n}` };
+    });
   }
 }

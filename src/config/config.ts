@@ -26,6 +26,12 @@ export const configSchema = z.object({
   MOCK_AGENT_TRANSIENT: z.string().default(''),
   /** Review rounds the mock rejects for every job before approving. */
   MOCK_AGENT_REJECTIONS: int(0),
+  /**
+   * Off when empty. When set, the MockAgent RPUSHes one JSON line per call event to this Redis
+   * list (`{ jobId, stage, attempt, key, pid, at, phase, aborted? }`), so tests can count agent
+   * calls across processes (test/chaos).
+   */
+  MOCK_AGENT_CALL_LOG_KEY: z.string().default(''),
   /** Attempts per stage message (BullMQ `attempts`), including the first. */
   STAGE_ATTEMPTS: int(3, 1),
   /** First backoff delay in ms; BullMQ's exponential backoff doubles it each retry. */
