@@ -5,7 +5,10 @@
  *
  * 1. Starts the real service (`node dist/main.js`, API + every stage worker) as a child process on
  *    a free port, with its own QUEUE_PREFIX and MONGODB_DB, a random GITHUB_WEBHOOK_SECRET and a
- *    slowed-down MockAgent so the lifecycle is visible; waits for GET /healthz = 200.
+ *    slowed-down MockAgent so the lifecycle is visible; waits for GET /healthz = 200. Issues API
+ *    keys (as `npm run tenant:create` does) for tenant `codertocat`, whose record lists
+ *    `codertocat/*` so the example deliveries map to it, and for `acme`; every REST call sends
+ *    `Authorization: Bearer <key>` (ALLOW_TENANT_HEADER stays off).
  * 2. Replays the real GitHub `issues` payloads of @octokit/webhooks-examples (actions `opened` and
  *    `labeled`, signed with @octokit/webhooks) through POST /webhooks/github. They all describe
  *    Codertocat/Hello-World issue #1, so N deliveries make ONE job. GITHUB_WEBHOOK_LABEL is set to
@@ -34,6 +37,8 @@ import { Webhooks } from '@octokit/webhooks';
 import Redis from 'ioredis';
 import { MongoClient } from 'mongodb';
 import type { JobError, JobState, TransitionRecord } from '../src/lifecycle/job.types';
+import { MongoTenantRepository } from '../src/tenants/mongo-tenant.repository';
+import { issueApiKey } from '../src/tenants/tenant-admin';
 
 const ROOT = path.resolve(__dirname, '..');
 const MAIN_JS = path.join(ROOT, 'dist', 'main.js');
@@ -42,6 +47,8 @@ const RUN_ID = randomBytes(4).toString('hex');
 const PREFIX = `demo_${RUN_ID}`;
 const WEBHOOK_TENANT = 'github';
 const REST_TENANT = 'acme';
+/** Tenant whose record lists `codertocat/*`: the example deliveries (Codertocat/Hello-World) map to it. */
+const REPO_TENANT = 'codertocat';
 const WEBHOOK_LABEL = 'bug';
 const AGENT_DELAY_MS = 200;
 const HEALTH_TIMEOUT_MS = 30_000;
@@ -252,6 +259,21 @@ async function dropRunData(): Promise<void> {
 /* HTTP                                                                                        */
 /* ------------------------------------------------------------------------------------------ */
 
+/** API keys by tenant, issued like `npm run tenant:create` does (src/tenants/tenant-admin.ts). */
+const apiKeys: Record<string, string> = {};
+const auth = (tenant: string): Record<string, string> => (apiKeys[tenant] ? { Authorization: `Bearer ${apiKeys[tenant]}` } : {});
+
+async function createApiKeys(): Promise<void> {
+  const mongo = new MongoClient(MONGODB_URI, { serverSelectionTimeoutMS: 5_000 });
+  try {
+    const repo = new MongoTenantRepository(mongo.db(PREFIX));
+    apiKeys[REPO_TENANT] = (await issueApiKey(repo, { tenantId: REPO_TENANT, repositories: ['codertocat/*'] })).apiKey;
+    apiKeys[REST_TENANT] = (await issueApiKey(repo, { tenantId: REST_TENANT })).apiKey;
+  } finally {
+    await mongo.close();
+  }
+}
+
 interface Answer<T = Record<string, unknown>> {
   status: number;
   body: T;
@@ -389,7 +411,7 @@ async function follow(jobs: Tracked[], deadline: number): Promise<void> {
     const fresh: Array<{ j: Tracked; h: TransitionRecord }> = [];
     await Promise.all(
       open.map(async (j) => {
-        const res = await http<JobView>('GET', `/jobs/${j.id}`, { 'X-Tenant-Id': j.tenant });
+        const res = await http<JobView>('GET', `/jobs/${j.id}`, auth(j.tenant));
         if (res.status !== 200) throw new DemoAbort(`GET /jobs/${j.id} answered ${res.status}: ${JSON.stringify(res.body)}`);
         j.job = res.body;
         j.state = res.body.state;
@@ -434,6 +456,8 @@ async function demo(): Promise<number> {
   const s = await bootService(logFile);
   const secret = s.secret;
   say(`service up on ${s.base} after ${Date.now() - started} ms (pid ${s.child.pid}; Redis ${REDIS_URL}, MongoDB ${MONGODB_URI.replace(/\/\/[^@/]*@/, '//***@')})`);
+  await createApiKeys();
+  say(`API keys issued for tenants ${REPO_TENANT} (repositories codertocat/*) and ${REST_TENANT}; every REST call below sends Authorization: Bearer <key>`);
   say();
 
   const checks: Check[] = [];
@@ -462,6 +486,9 @@ async function demo(): Promise<number> {
     pass: ids.length === 1 && createdCount === 1 && answers.every((a) => a.accepted),
   });
   const tenant = answers.find((a) => a.tenantId)?.tenantId ?? WEBHOOK_TENANT;
+  checks.push({ what: `deliveries for ${repo} belong to tenant ${tenant} (its record lists codertocat/*)`, pass: tenant === REPO_TENANT });
+  const noKey = await http('GET', '/jobs', {});
+  checks.push({ what: `GET /jobs without an API key → ${noKey.status}`, pass: noKey.status === 401 });
   if (ids[0]) {
     jobs.push({
       key: 'hello-world',
@@ -482,7 +509,7 @@ async function demo(): Promise<number> {
   checks.push({ what: `ping delivery ignored (${pingRes.status}, creates nothing)`, pass: pingRes.status === 202 && pingRes.body.accepted === false });
 
   const listCount = async () => {
-    const res = await http<{ items: unknown[] }>('GET', '/jobs?limit=100', { 'X-Tenant-Id': tenant });
+    const res = await http<{ items: unknown[] }>('GET', '/jobs?limit=100', auth(tenant));
     return res.status === 200 ? res.body.items.length : NaN;
   };
   const before = await listCount();
@@ -539,8 +566,8 @@ async function demo(): Promise<number> {
         if (j.state !== 'CODING' || self.cancelSent) return;
         self.cancelSent = true;
         const sent = Date.now();
-        const res = await http<JobView>('POST', `/jobs/${j.id}/cancel`, { 'X-Tenant-Id': self.tenant });
-        say(`${ms(sent)}  ${self.key}  in CODING: POST /jobs/${j.id.slice(0, 8)}…/cancel (X-Tenant-Id: ${self.tenant}) → ${res.status} ${res.body.state ?? JSON.stringify(res.body)}`);
+        const res = await http<JobView>('POST', `/jobs/${j.id}/cancel`, auth(self.tenant));
+        say(`${ms(sent)}  ${self.key}  in CODING: POST /jobs/${j.id.slice(0, 8)}…/cancel (key of ${self.tenant}) → ${res.status} ${res.body.state ?? JSON.stringify(res.body)}`);
       },
     },
   ];
@@ -559,17 +586,17 @@ async function demo(): Promise<number> {
   const rest = await http<JobView & { message?: string }>(
     'POST',
     '/jobs',
-    { 'X-Tenant-Id': REST_TENANT },
+    auth(REST_TENANT),
     JSON.stringify({
       repositoryId: 'acme/widgets',
       issue: { id: '7', title: 'Submitted via POST /jobs', body: 'No webhook involved.', url: 'https://github.com/acme/widgets/issues/7' },
       idempotencyKey: `demo-${RUN_ID}-rest`,
     }),
   );
-  say(`${ms()}  ${`POST /jobs acme/widgets#7 (X-Tenant-Id: ${REST_TENANT})`.padEnd(WHAT)}  ${rest.status}  ${rest.status === 201 ? `job ${rest.body.id.slice(0, 8)} created, ${rest.body.state}` : JSON.stringify(rest.body)}`);
+  say(`${ms()}  ${`POST /jobs acme/widgets#7 (key of ${REST_TENANT})`.padEnd(WHAT)}  ${rest.status}  ${rest.status === 201 ? `job ${rest.body.id.slice(0, 8)} created, ${rest.body.state}` : JSON.stringify(rest.body)}`);
   if (rest.status === 201) {
     jobs.push({ key: 'e-rest', scenario: 'POST /jobs, tenant acme', tenant: REST_TENANT, id: rest.body.id, expected: 'COMPLETED', state: rest.body.state, printed: 0, settled: false });
-    const foreign = await http('GET', `/jobs/${rest.body.id}`, { 'X-Tenant-Id': tenant });
+    const foreign = await http('GET', `/jobs/${rest.body.id}`, auth(tenant));
     checks.push({ what: `tenant ${tenant} cannot see tenant ${REST_TENANT}'s job (GET → ${foreign.status})`, pass: foreign.status === 404 });
   } else {
     checks.push({ what: 'POST /jobs creates a job (201)', pass: false });
