@@ -4,7 +4,7 @@ import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
 import { AgentsModule } from './agents/agents.module';
 import { DomainExceptionFilter } from './common/http-exception.filter';
-import { LOG_REDACT_PATHS } from './common/log-redaction';
+import { LOG_REDACT_PATHS, serializeRequest } from './common/log-redaction';
 import { AppConfigModule } from './config/config.module';
 import { HealthController } from './health/health.controller';
 import { JobsController } from './jobs/jobs.controller';
@@ -42,8 +42,11 @@ export class AppModule {
         LoggerModule.forRoot({
           pinoHttp: {
             level,
-            autoLogging: false,
+            // One line per request at debug (LOG_LEVEL=debug shows them), with credentials redacted.
+            autoLogging: true,
+            customLogLevel: () => 'debug',
             redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' },
+            serializers: { req: serializeRequest },
             ...(process.stdout.isTTY ? { transport: { target: 'pino-pretty', options: { singleLine: true } } } : {}),
           },
         }),
