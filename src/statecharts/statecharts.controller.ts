@@ -1,6 +1,7 @@
 import { BadRequestException, Controller, Get, NotFoundException, Param, ParseUUIDPipe, Query, Res } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
+  ApiConflictResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
@@ -16,6 +17,7 @@ import { join, resolve } from 'node:path';
 import { TenantId } from '../common/tenant.decorator';
 import { JobsService } from '../jobs/jobs.service';
 import { Authenticated } from '../tenants/tenant-auth.guard';
+import { upgradeSnapshot } from '../lifecycle/snapshot-migrations';
 import { toMermaid } from './mermaid';
 import {
   graphJsonOf,
@@ -83,8 +85,12 @@ export class StatechartsController {
   @ApiProduces('text/plain')
   @ApiOkResponse({ description: 'Mermaid stateDiagram-v2 (text/plain).' })
   @ApiNotFoundResponse({ description: 'No such job for this tenant.' })
+  @ApiConflictResponse({ description: '{ code: UNKNOWN_MACHINE_VERSION }: the job was written by a machine version this build cannot read.' })
   async jobStatechart(@TenantId() tenantId: string, @Param('id', uuid) id: string, @Res({ passthrough: true }) res: Response): Promise<string> {
     const job = await this.jobs.get(tenantId, id);
+    // A snapshot this build cannot read is refused here too (409 UNKNOWN_MACHINE_VERSION): its
+    // states and transitions need not be this machine's.
+    upgradeSnapshot(job.machineVersion, job.snapshot);
     res.type(STATECHART_CONTENT_TYPES.mmd);
     return toMermaid(modelOf('job'), {
       header: `Job ${job.id} (machine version ${job.machineVersion}): ${job.state} after ${job.history.length} transition(s).`,

@@ -149,6 +149,8 @@ describe('versioned snapshots (machineVersion beside every snapshot)', () => {
       expect(res.body.code).toBe('UNKNOWN_MACHINE_VERSION');
     }
     await t.http.post(`/jobs/${id}/cancel`).set(tenant).expect(409);
+    const chart = await t.http.get(`/jobs/${id}/statechart`).set(tenant).expect(409);
+    expect(chart.body.code).toBe('UNKNOWN_MACHINE_VERSION');
 
     const record = (await t.jobs.findById(id))!;
     await t.app.get(StageDispatcher).dispatch(record);
