@@ -1,0 +1,295 @@
+import type { INestApplication } from '@nestjs/common';
+import { Queue, QueueEvents } from 'bullmq';
+import type { MongoClient } from 'mongodb';
+import * as path from 'node:path';
+import { WorkerProcess, type WorkerStats } from './workers';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const DIST = path.join(ROOT, 'dist');
+
+/** Settings shared by both systems. */
+export interface SystemOptions {
+  redisUrl: string;
+  /** Per-stage worker concurrency (both systems). */
+  concurrency: number;
+  /** Extra environment for the worker processes. */
+  env: NodeJS.ProcessEnv;
+}
+
+/** Something the bench can drive: lifecycles in, completions out. */
+export interface BenchSystem {
+  readonly name: string;
+  /** The queue whose completed messages are the completed lifecycles. */
+  readonly lastQueue: Queue;
+  /** Starts one lifecycle. @returns its key (see {@link lifecycleOf}). */
+  submit(i: number): Promise<string>;
+  /** The lifecycle key of a completed message of {@link lastQueue}, or undefined when it does not end one. */
+  lifecycleOf(messageId: string, returnvalue: unknown): string | undefined;
+  /** Spawns `n` worker processes and waits until they run. */
+  startWorkers(n: number): Promise<WorkerProcess[]>;
+  stopWorkers(): Promise<void>;
+  workers: WorkerProcess[];
+  /** Forgets the previous repetition's completed messages (and documents), so each one starts alike. */
+  reset(): Promise<void>;
+  /** MongoDB commands this (producer) process sent, by name. */
+  producerMongoOps(): Record<string, number>;
+  /** Lifecycles that reached their final state, checked in the store (not the queue). */
+  verifyCompleted(): Promise<number>;
+  close(): Promise<void>;
+}
+
+function redisConnection(url: string) {
+  const u = new URL(url);
+  return { host: u.hostname, port: Number(u.port || 6379), db: Number(u.pathname.slice(1) || 0) };
+}
+
+/** Creates a QueueEvents on `queue` and waits until it reads. */
+export async function queueEvents(queue: Queue, redisUrl: string): Promise<QueueEvents> {
+  const ev = new QueueEvents(queue.name, { connection: redisConnection(redisUrl), prefix: queue.opts.prefix, autorun: true });
+  await ev.waitUntilReady();
+  return ev;
+}
+
+/**
+ * Empties the queues between repetitions: drops what still waits (a repetition that hit its time
+ * limit), lets running messages finish, then removes completed and failed messages.
+ */
+async function clean(queues: Queue[]): Promise<void> {
+  for (const q of queues) await q.drain(true);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const active = (await Promise.all(queues.map((q) => q.getActiveCount()))).reduce((a, b) => a + b, 0);
+    if (active === 0 || Date.now() > deadline) break;
+    for (const q of queues) await q.drain(true);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  for (const q of queues) {
+    for (const type of ['completed', 'failed'] as const) {
+      for (;;) {
+        const removed = await q.clean(0, 5000, type);
+        if (removed.length < 5000) break;
+      }
+    }
+  }
+}
+
+/** The raw BullMQ chain: `stages` no-op stages, each adding the message to the next. */
+export class BaselineSystem implements BenchSystem {
+  readonly name: string;
+  readonly queues: Queue[];
+  readonly lastQueue: Queue;
+  workers: WorkerProcess[] = [];
+  private readonly jobOptions = {
+    attempts: 3,
+    backoff: { type: 'exponential', delay: 1000 },
+    removeOnComplete: { age: 24 * 3600, count: 10_000 },
+    removeOnFail: false,
+  };
+  private seq = 0;
+
+  constructor(
+    readonly prefix: string,
+    readonly stages: number,
+    private readonly opts: SystemOptions,
+  ) {
+    this.name = `raw BullMQ ${stages}-stage chain`;
+    const connection = redisConnection(opts.redisUrl);
+    this.queues = Array.from({ length: stages }, (_, k) => new Queue(`s${k + 1}`, { connection, prefix }));
+    this.lastQueue = this.queues[stages - 1];
+  }
+
+  async submit(): Promise<string> {
+    const id = `l${this.seq++}`;
+    await this.queues[0].add('s1', { id, tenantId: 'bench', stage: 's1', version: 0 }, { ...this.jobOptions, jobId: `${id}-s1-0` });
+    return id;
+  }
+
+  lifecycleOf(messageId: string): string | undefined {
+    return messageId.replace(/-s\d+-\d+$/, '');
+  }
+
+  async startWorkers(n: number): Promise<WorkerProcess[]> {
+    const env = {
+      ...process.env,
+      ...this.opts.env,
+      REDIS_URL: this.opts.redisUrl,
+      QUEUE_PREFIX: this.prefix,
+      BENCH_CHAIN_STAGES: String(this.stages),
+      BENCH_CONCURRENCY: String(this.opts.concurrency),
+    };
+    this.workers = Array.from({ length: n }, (_, i) => new WorkerProcess(`baseline#${i + 1}`, path.join(__dirname, 'baseline-worker.cjs'), [], env));
+    await Promise.all(this.workers.map((w) => w.ready('baseline worker running')));
+    return this.workers;
+  }
+
+  async stopWorkers(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.stop()));
+    this.workers = [];
+  }
+
+  async reset(): Promise<void> {
+    await clean(this.queues);
+  }
+
+  producerMongoOps(): Record<string, number> {
+    return {};
+  }
+
+  async verifyCompleted(): Promise<number> {
+    return (await this.lastQueue.getJobCounts('completed')).completed;
+  }
+
+  async close(): Promise<void> {
+    await this.stopWorkers();
+    for (const q of this.queues) {
+      await q.obliterate({ force: true }).catch(() => undefined);
+      await q.close();
+    }
+  }
+}
+
+type Bootstrap = typeof import('../../src/bootstrap');
+type JobsServiceModule = typeof import('../../src/jobs/jobs.service');
+type MongoModuleModule = typeof import('../../src/jobs/mongo.module');
+type StageQueuesModule = typeof import('../../src/queues/stage-queues');
+type JobTypesModule = typeof import('../../src/lifecycle/job.types');
+
+/** Appends `monitorCommands=true` to a MongoDB URI (driver command monitoring, for counting). */
+export function monitoredUri(uri: string): string {
+  const u = new URL(uri);
+  u.searchParams.set('monitorCommands', 'true');
+  return u.toString();
+}
+
+/**
+ * The orchestrator: worker processes are `node dist/main.js --role=worker` (all stages); the bench
+ * process submits through the real JobsService of a producer-only app (no API, no workers).
+ */
+export class OrchestratorSystem implements BenchSystem {
+  readonly name = 'orchestrator';
+  readonly queues: Queue[];
+  readonly lastQueue: Queue;
+  workers: WorkerProcess[] = [];
+  private app?: INestApplication;
+  private jobsService?: InstanceType<JobsServiceModule['JobsService']>;
+  private mongo?: MongoClient;
+  private readonly mongoOps: Record<string, number> = {};
+
+  constructor(
+    readonly prefix: string,
+    readonly dbName: string,
+    readonly mongoUri: string,
+    private readonly opts: SystemOptions,
+  ) {
+    const { STAGES } = require(path.join(DIST, 'lifecycle/job.types')) as JobTypesModule;
+    const { STAGE_QUEUE } = require(path.join(DIST, 'queues/stage-queues')) as StageQueuesModule;
+    const connection = redisConnection(opts.redisUrl);
+    this.queues = STAGES.map((s) => new Queue(STAGE_QUEUE[s], { connection, prefix }));
+    this.lastQueue = this.queues[this.queues.length - 1];
+  }
+
+  private workerEnv(): Record<string, string> {
+    const c = String(this.opts.concurrency);
+    return {
+      REDIS_URL: this.opts.redisUrl,
+      MONGODB_URI: monitoredUri(this.mongoUri),
+      MONGODB_DB: this.dbName,
+      QUEUE_PREFIX: this.prefix,
+      MOCK_AGENT_DELAY_MS: '0',
+      LOG_LEVEL: 'warn',
+      CONCURRENCY_PLANNING: c,
+      CONCURRENCY_CODING: c,
+      CONCURRENCY_REVIEWING: c,
+      CONCURRENCY_PR_OPEN: c,
+    };
+  }
+
+  /** Creates the producer app (in this process) and its MongoDB client. */
+  async init(): Promise<void> {
+    require('reflect-metadata');
+    const { createApp } = require(path.join(DIST, 'bootstrap')) as Bootstrap;
+    const { JobsService } = require(path.join(DIST, 'jobs/jobs.service')) as JobsServiceModule;
+    const { MONGO_CLIENT } = require(path.join(DIST, 'jobs/mongo.module')) as MongoModuleModule;
+    this.app = await createApp({ api: false, stages: [], sweeper: false, env: { ...this.workerEnv(), SWEEP_INTERVAL_MS: '0' } });
+    await this.app.init();
+    this.jobsService = this.app.get(JobsService);
+    this.mongo = this.app.get<MongoClient>(MONGO_CLIENT);
+    this.mongo.on('commandStarted', (e) => (this.mongoOps[e.commandName] = (this.mongoOps[e.commandName] ?? 0) + 1));
+  }
+
+  async submit(i: number): Promise<string> {
+    const { job } = await this.jobsService!.submit('bench', {
+      repositoryId: 'acme/widgets',
+      issue: { id: String(i), title: `Issue ${i}: fix the widget`, body: 'The widget breaks when clicked twice.', url: `https://github.com/acme/widgets/issues/${i}` },
+    });
+    return job.id;
+  }
+
+  lifecycleOf(messageId: string, returnvalue: unknown): string | undefined {
+    if (returnvalue !== 'committed') return undefined;
+    return messageId.replace(/-pr-open-\d+$/, '');
+  }
+
+  async startWorkers(n: number): Promise<WorkerProcess[]> {
+    const env = { ...process.env, ...this.opts.env, ...this.workerEnv(), BENCH_MONGO_MONITOR: '1' };
+    this.workers = Array.from(
+      { length: n },
+      (_, i) => new WorkerProcess(`orchestrator#${i + 1}`, path.join(DIST, 'main.js'), ['--role=worker'], env),
+    );
+    await Promise.all(this.workers.map((w) => w.ready('worker running stages')));
+    return this.workers;
+  }
+
+  async stopWorkers(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.stop()));
+    this.workers = [];
+  }
+
+  private collection() {
+    return this.mongo!.db(this.dbName).collection('jobs');
+  }
+
+  async reset(): Promise<void> {
+    await clean(this.queues);
+    await this.collection().deleteMany({});
+  }
+
+  producerMongoOps(): Record<string, number> {
+    return { ...this.mongoOps };
+  }
+
+  async verifyCompleted(): Promise<number> {
+    return this.collection().countDocuments({ state: 'COMPLETED' });
+  }
+
+  async dbStats(): Promise<{ objects: number; dataSize: number; storageSize: number; totalSize?: number }> {
+    const s = await this.mongo!.db(this.dbName).command({ dbStats: 1 });
+    return { objects: s.objects, dataSize: s.dataSize, storageSize: s.storageSize, totalSize: s.totalSize };
+  }
+
+  async buildInfo(): Promise<{ version: string; ferretdbVersion?: string }> {
+    return (await this.mongo!.db('admin').command({ buildInfo: 1 })) as unknown as { version: string; ferretdbVersion?: string };
+  }
+
+  /** The MongoDB-wire server's pid (serverStatus), to read its CPU time when it runs on this host. */
+  async serverPid(): Promise<number | undefined> {
+    try {
+      const s = await this.mongo!.db('admin').command({ serverStatus: 1 });
+      return typeof s.pid === 'number' ? s.pid : Number(s.pid) || undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.stopWorkers();
+    await this.mongo?.db(this.dbName).dropDatabase().catch(() => undefined);
+    for (const q of this.queues) {
+      await q.obliterate({ force: true }).catch(() => undefined);
+      await q.close();
+    }
+    await this.app?.close();
+  }
+}
+
+export type { WorkerStats };

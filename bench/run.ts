@@ -1,0 +1,560 @@
+/**
+ * `npm run bench`: the orchestrator against a raw-BullMQ chain, on the same Redis and
+ * MongoDB-wire server, same process layout (this process submits, N worker processes work).
+ * Writes bench/results/<date>.json and prints a markdown table. See BENCHMARKS.md.
+ *
+ * Needs `nest build` first (npm run bench does it): the worker processes are `node dist/main.js
+ * --role=worker`, and this process loads the producer from dist/ (tsx does not emit decorator
+ * metadata, so Nest classes are never loaded from src/ here).
+ *
+ * Env (defaults fit the whole run in < 10 minutes on 2 cores):
+ *   MONGODB_URI (required unless BENCH_FERRETDB_BIN), REDIS_URL (only with BENCH_DEDICATED_REDIS=0)
+ *   BENCH_FERRETDB_BIN=…    start a private FerretDB (SQLite backend, fresh data dir) from this binary instead of MONGODB_URI
+ *   BENCH_FERRETDB_SQLITE_PARAMS=…  appended to its --sqlite-url, e.g. '?_pragma=synchronous(normal)&_txlock=immediate'
+ *   BENCH_RUNS=3            repetitions; every figure is the median
+ *   BENCH_N=5000            lifecycles per saturated repetition (≤ 10000: BullMQ keeps 10000 completed)
+ *   BENCH_SAT_MAX_S=30      a saturated repetition stops after this long; throughput = completed / elapsed
+ *   BENCH_CONCURRENCY=16    per-stage worker concurrency, both systems
+ *   BENCH_SUBMIT_PARALLEL=64  submissions in flight in the saturated phase
+ *   BENCH_RATE=100 BENCH_DURATION_S=20   open-loop latency phase
+ *   BENCH_CHAIN_STAGES=5    stages of the raw chain the ratios use; BENCH_CHAIN_ALSO=4 adds a like-for-like chain
+ *                           (4 queue hops, as a lifecycle; saturated phase only), '' for none
+ *   BENCH_PROCS=1,2         worker-process counts for the saturated phase (latency runs on the first)
+ *   BENCH_VOLUME_JOBS=100000 BENCH_VOLUME_SECONDS=90 BENCH_VOLUME_WINDOW=256   memory over volume (0 jobs = skip)
+ *   BENCH_DEDICATED_REDIS=1 start a private redis-server (clean INFO commandstats), else use REDIS_URL
+ *   BENCH_LABEL=…           free text stored with the result (e.g. the change being measured)
+ * Any other variable (e.g. SWEEP_INTERVAL_MS) is passed to the worker processes.
+ */
+import { execSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import Redis from 'ioredis';
+import {
+  addCounts,
+  diffCounts,
+  median,
+  percentile,
+  procCpuMs,
+  redisCommandStats,
+  redisInfoField,
+  sleep,
+  startDedicatedFerretDb,
+  startDedicatedRedis,
+  sum,
+  type RedisServer,
+} from './lib/measure';
+import { BaselineSystem, OrchestratorSystem, queueEvents, type BenchSystem } from './lib/systems';
+import { totalCpuMs, type WorkerStats } from './lib/workers';
+
+const ROOT = path.resolve(__dirname, '..');
+const env = process.env;
+const int = (name: string, def: number) => (env[name] === undefined || env[name] === '' ? def : Number(env[name]));
+const cfg = {
+  runs: int('BENCH_RUNS', 3),
+  n: int('BENCH_N', 5000),
+  satMaxS: int('BENCH_SAT_MAX_S', 30),
+  concurrency: int('BENCH_CONCURRENCY', 16),
+  submitParallel: int('BENCH_SUBMIT_PARALLEL', 64),
+  rate: int('BENCH_RATE', 100),
+  durationS: int('BENCH_DURATION_S', 20),
+  chainStages: int('BENCH_CHAIN_STAGES', 5),
+  chainAlso: (env.BENCH_CHAIN_ALSO ?? '4').split(',').filter(Boolean).map(Number),
+  procs: (env.BENCH_PROCS ?? '1,2').split(',').filter(Boolean).map(Number),
+  volumeJobs: int('BENCH_VOLUME_JOBS', 100_000),
+  volumeSeconds: int('BENCH_VOLUME_SECONDS', 90),
+  volumeWindow: int('BENCH_VOLUME_WINDOW', 256),
+  dedicatedRedis: (env.BENCH_DEDICATED_REDIS ?? '1') !== '0',
+  ferretdbBin: env.BENCH_FERRETDB_BIN ?? '',
+  ferretdbSqliteParams: env.BENCH_FERRETDB_SQLITE_PARAMS ?? '',
+  label: env.BENCH_LABEL ?? '',
+};
+if (cfg.n > 10_000) throw new Error('BENCH_N must be ≤ 10000 (completed messages are kept up to 10000 per queue)');
+
+const log = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+const round = (x: number, d = 1) => (Number.isFinite(x) ? Math.round(x * 10 ** d) / 10 ** d : NaN);
+const mb = (b: number) => round(b / 2 ** 20, 1);
+
+interface Context {
+  redis: Redis;
+  redisServer: RedisServer;
+  /** pid of the MongoDB-wire server when it runs on this host (for its CPU time). */
+  mongoPid?: number;
+}
+
+/** Everything measured while the workers of `system` ran `lifecycles` saturated lifecycles. */
+interface SaturatedResult {
+  system: string;
+  procs: number;
+  submitted: number;
+  lifecycles: number;
+  completedInStore: number;
+  /** The repetition hit BENCH_SAT_MAX_S before every lifecycle completed. */
+  timedOut: boolean;
+  seconds: number;
+  lifecyclesPerSecond: number;
+  workerCpuMsPerLifecycle: number;
+  producerCpuMsPerLifecycle: number;
+  redisServerCpuMsPerLifecycle: number;
+  mongoServerCpuMsPerLifecycle: number;
+  mongoOpsPerLifecycle: number;
+  mongoOpsByCommand: Record<string, number>;
+  redisCommandsPerLifecycle: number;
+  redisEvalshaPerLifecycle: number;
+  redisTopCommands: Record<string, number>;
+}
+
+async function workerStats(system: BenchSystem): Promise<WorkerStats[]> {
+  return Promise.all(system.workers.map((w) => w.stats()));
+}
+
+/** Submits `n` lifecycles as fast as `parallel` submitters can and waits for all to complete (or `maxS`). */
+async function saturated(ctx: Context, system: BenchSystem, n: number, parallel: number, maxS: number): Promise<SaturatedResult> {
+  await system.reset();
+  const before = {
+    workers: await workerStats(system),
+    producerMongo: system.producerMongoOps(),
+    producerCpu: process.cpuUsage(),
+    redisCmds: await redisCommandStats(ctx.redis),
+    redisCpu: procCpuMs(ctx.redisServer.pid),
+    mongoCpu: procCpuMs(ctx.mongoPid),
+  };
+  const t0 = performance.now();
+  let next = 0;
+  let stop = false;
+  const submitters = Array.from({ length: parallel }, async () => {
+    while (next < n && !stop) await system.submit(next++);
+  });
+  let done = 0;
+  let failed = 0;
+  let polls = 0;
+  let timedOut = false;
+  const deadline = t0 + maxS * 1000;
+  for (;;) {
+    const c = await system.lastQueue.getJobCounts('completed', 'failed');
+    polls++;
+    done = c.completed;
+    failed = c.failed;
+    if (done >= n) break;
+    if (performance.now() > deadline) {
+      timedOut = true;
+      break;
+    }
+    await sleep(20);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  stop = true;
+  await Promise.all(submitters);
+  const submitted = next;
+  const after = {
+    workers: await workerStats(system),
+    producerMongo: system.producerMongoOps(),
+    producerCpu: process.cpuUsage(before.producerCpu),
+    redisCmds: await redisCommandStats(ctx.redis),
+    redisCpu: procCpuMs(ctx.redisServer.pid),
+    mongoCpu: procCpuMs(ctx.mongoPid),
+  };
+  const workerMongo = (s: WorkerStats[]) => s.reduce((a, w) => addCounts(a, w.mongo), {} as Record<string, number>);
+  const mongoOps = addCounts(diffCounts(workerMongo(after.workers), workerMongo(before.workers)), diffCounts(after.producerMongo, before.producerMongo));
+  const redisCmds = diffCounts(after.redisCmds, before.redisCmds);
+  delete redisCmds.info; // the bench's own INFO calls
+  const completedInStore = await system.verifyCompleted();
+  // Per-lifecycle costs divide by completed lifecycles (work on unfinished ones is charged to them:
+  // conservative when a repetition timed out).
+  n = Math.max(1, done);
+  const top = Object.fromEntries(Object.entries(redisCmds).sort((a, b) => b[1] - a[1]).slice(0, 8).map(([k, v]) => [k, round(v / n, 2)]));
+  if (failed > 0) log(`  ${system.name}: ${failed} messages in the failed set`);
+  return {
+    system: system.name,
+    procs: system.workers.length,
+    submitted,
+    lifecycles: done,
+    completedInStore,
+    timedOut,
+    seconds: round(seconds, 3),
+    lifecyclesPerSecond: round(done / seconds, 1),
+    workerCpuMsPerLifecycle: round((totalCpuMs(after.workers) - totalCpuMs(before.workers)) / n, 3),
+    producerCpuMsPerLifecycle: round((after.producerCpu.user + after.producerCpu.system) / 1000 / n, 3),
+    redisServerCpuMsPerLifecycle: round((after.redisCpu - before.redisCpu) / n, 3),
+    mongoServerCpuMsPerLifecycle: round((after.mongoCpu - before.mongoCpu) / n, 3),
+    mongoOpsPerLifecycle: round(sum(mongoOps) / n, 2),
+    mongoOpsByCommand: Object.fromEntries(Object.entries(mongoOps).map(([k, v]) => [k, round(v / n, 2)])),
+    redisCommandsPerLifecycle: round((sum(redisCmds) - polls * 2) / n, 1),
+    redisEvalshaPerLifecycle: round(((redisCmds.evalsha ?? 0) + (redisCmds.eval ?? 0)) / n, 2),
+    redisTopCommands: top,
+  };
+}
+
+interface LatencyResult {
+  system: string;
+  rate: number;
+  seconds: number;
+  submitted: number;
+  completed: number;
+  achievedRate: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+
+/** Open loop: one lifecycle every 1/rate s for `seconds`, whatever completes; latency from the scheduled start. */
+async function latency(ctx: Context, system: BenchSystem, rate: number, seconds: number): Promise<LatencyResult> {
+  await system.reset();
+  const events = await queueEvents(system.lastQueue, ctx.redisServer.url);
+  const started = new Map<string, number>();
+  const early = new Map<string, number>();
+  const latencies: number[] = [];
+  let resolveAll!: () => void;
+  const allDone = new Promise<void>((r) => (resolveAll = r));
+  const total = Math.round(rate * seconds);
+  const finish = (key: string, at: number) => {
+    const t = started.get(key);
+    if (t === undefined) return void early.set(key, at);
+    started.delete(key);
+    latencies.push(at - t);
+    if (latencies.length >= total) resolveAll();
+  };
+  events.on('completed', ({ jobId, returnvalue }) => {
+    const key = system.lifecycleOf(jobId, returnvalue);
+    if (key) finish(key, performance.now());
+  });
+  const interval = 1000 / rate;
+  const t0 = performance.now();
+  const submissions: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = t0 + i * interval;
+    const wait = due - performance.now();
+    if (wait > 1) await sleep(wait);
+    submissions.push(
+      system.submit(i).then((key) => {
+        started.set(key, due);
+        const e = early.get(key);
+        if (e !== undefined) {
+          early.delete(key);
+          finish(key, e);
+        }
+      }),
+    );
+  }
+  const submitSeconds = (performance.now() - t0) / 1000;
+  await Promise.all(submissions);
+  await Promise.race([allDone, sleep(30_000)]);
+  await events.close();
+  const sorted = latencies.sort((a, b) => a - b);
+  return {
+    system: system.name,
+    rate,
+    seconds,
+    submitted: total,
+    completed: sorted.length,
+    achievedRate: round(total / submitSeconds, 1),
+    p50: round(percentile(sorted, 50), 2),
+    p90: round(percentile(sorted, 90), 2),
+    p99: round(percentile(sorted, 99), 2),
+    max: round(sorted[sorted.length - 1] ?? NaN, 2),
+  };
+}
+
+interface VolumeResult {
+  lifecycles: number;
+  seconds: number;
+  lifecyclesPerSecond: number;
+  window: number;
+  rssMb: { idle: number; start: number; mid: number; end: number; peak: number };
+  heapUsedMb: { start: number; mid: number; end: number };
+  rssGrowthMidToEndPct: number;
+  mongo: { objects: number; dataSizeMb: number; storageSizeMb: number; bytesPerJob: number };
+  redisUsedMemoryMb: number;
+}
+
+/** Closed loop (`window` lifecycles in flight) until `maxJobs` or `maxSeconds`; RSS sampled along the way. */
+async function volume(ctx: Context, system: OrchestratorSystem, maxJobs: number, maxSeconds: number, window: number): Promise<VolumeResult> {
+  await system.reset();
+  const worker = system.workers[0];
+  const idle = await worker.stats();
+  const events = await queueEvents(system.lastQueue, ctx.redisServer.url);
+  let submitted = 0;
+  let completed = 0;
+  let stopSubmitting = false;
+  const t0 = performance.now();
+  const samples: { at: number; done: number; rss: number; heap: number }[] = [];
+  let resolveDone!: () => void;
+  const done = new Promise<void>((r) => (resolveDone = r));
+  const submitOne = () => {
+    if (stopSubmitting || submitted >= maxJobs) return;
+    submitted++;
+    system.submit(submitted).catch((e: unknown) => log(`volume submit failed: ${String(e)}`));
+  };
+  events.on('completed', ({ jobId, returnvalue }) => {
+    if (!system.lifecycleOf(jobId, returnvalue)) return;
+    completed++;
+    if (performance.now() - t0 > maxSeconds * 1000) stopSubmitting = true;
+    submitOne();
+    if (completed >= submitted && (stopSubmitting || submitted >= maxJobs)) resolveDone();
+  });
+  for (let i = 0; i < window; i++) submitOne();
+  const sampler = (async () => {
+    for (;;) {
+      const s = await worker.stats();
+      samples.push({ at: (performance.now() - t0) / 1000, done: completed, rss: s.rss, heap: s.heapUsed });
+      if (completed >= submitted && (stopSubmitting || submitted >= maxJobs)) return;
+      await sleep(1000);
+    }
+  })();
+  const progress = setInterval(() => log(`  volume: ${completed} lifecycles, RSS ${mb(samples[samples.length - 1]?.rss ?? NaN)} MB`), 15_000);
+  await Promise.race([done, sleep((maxSeconds + 120) * 1000)]);
+  clearInterval(progress);
+  const seconds = (performance.now() - t0) / 1000;
+  stopSubmitting = true;
+  await sampler;
+  await events.close();
+  const end = await worker.stats();
+  // Start = after the first 5% of the run (warm JIT, pools filled); mid = half-way by lifecycles.
+  const at = (frac: number) => samples.find((s) => s.done >= completed * frac) ?? samples[samples.length - 1];
+  const start = at(0.05);
+  const mid = at(0.5);
+  const db = await system.dbStats();
+  return {
+    lifecycles: completed,
+    seconds: round(seconds, 1),
+    lifecyclesPerSecond: round(completed / seconds, 1),
+    window,
+    rssMb: { idle: mb(idle.rss), start: mb(start.rss), mid: mb(mid.rss), end: mb(end.rss), peak: mb(end.maxRss) },
+    heapUsedMb: { start: mb(start.heap), mid: mb(mid.heap), end: mb(end.heapUsed) },
+    rssGrowthMidToEndPct: round(((end.rss - mid.rss) / mid.rss) * 100, 1),
+    mongo: { objects: db.objects, dataSizeMb: mb(db.dataSize), storageSizeMb: mb(db.storageSize), bytesPerJob: Math.round(db.dataSize / Math.max(1, db.objects)) },
+    redisUsedMemoryMb: mb(Number(await redisInfoField(ctx.redis, 'memory', 'used_memory'))),
+  };
+}
+
+function pkgVersion(name: string): string {
+  return (require(path.join(ROOT, 'node_modules', name, 'package.json')) as { version: string }).version;
+}
+
+function medianOf<T>(rows: T[], pick: (r: T) => number): number {
+  return median(rows.map(pick));
+}
+
+/** Median, over repetitions, of every numeric field. */
+function medianRow<T extends object>(rows: T[]): T {
+  const out: Record<string, unknown> = { ...(rows[0] as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(rows[0])) {
+    if (typeof v === 'number') out[k] = medianOf(rows, (r) => (r as Record<string, number>)[k]);
+  }
+  return out as T;
+}
+
+async function main(): Promise<void> {
+  const began = performance.now();
+  const mongoServer = cfg.ferretdbBin ? await startDedicatedFerretDb(cfg.ferretdbBin, cfg.ferretdbSqliteParams) : undefined;
+  const mongoUri = mongoServer?.uri ?? env.MONGODB_URI;
+  if (!mongoUri) throw new Error('MONGODB_URI must be set (e.g. `npx tsx scripts/services.ts run -- npm run bench`), or BENCH_FERRETDB_BIN');
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'main.js'))) throw new Error('dist/main.js missing: run `npm run build` (npm run bench does)');
+
+  const redisServer: RedisServer = cfg.dedicatedRedis
+    ? await startDedicatedRedis()
+    : { url: env.REDIS_URL ?? 'redis://127.0.0.1:6379', dedicated: false, stop: async () => undefined };
+  const redis = new Redis(redisServer.url);
+  const runId = `bench_${new Date().toISOString().replace(/\D/g, '').slice(0, 14)}_${randomBytes(3).toString('hex')}`;
+  const sysOpts = { redisUrl: redisServer.url, concurrency: cfg.concurrency, env: {} };
+  const orch = new OrchestratorSystem(`${runId}_orc`, runId, mongoUri, sysOpts);
+  const chains = [cfg.chainStages, ...cfg.chainAlso.filter((s) => s !== cfg.chainStages)];
+  const baselines = chains.map((s) => new BaselineSystem(`${runId}_raw${s}`, s, sysOpts));
+  const baseline = baselines[0];
+  const closeAll = async () => {
+    for (const b of baselines) await b.close().catch((e: unknown) => log(`cleanup: ${String(e)}`));
+    await orch.close().catch((e: unknown) => log(`cleanup: ${String(e)}`));
+    if (!redisServer.dedicated) {
+      // A shared Redis: remove this run's keys.
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${runId}_*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length) await redis.del(...keys);
+      } while (cursor !== '0');
+    }
+    redis.disconnect();
+    await redisServer.stop();
+    await mongoServer?.stop();
+  };
+  process.once('SIGINT', () => {
+    log('interrupted: cleaning up');
+    void closeAll().finally(() => process.exit(130));
+  });
+
+  try {
+    await orch.init();
+    const ctx: Context = { redis, redisServer, mongoPid: mongoServer?.pid ?? (await orch.serverPid()) };
+    if (ctx.mongoPid && !Number.isFinite(procCpuMs(ctx.mongoPid))) ctx.mongoPid = undefined;
+    const ferret = await orch.buildInfo();
+    const versions = {
+      node: process.version,
+      bullmq: pkgVersion('bullmq'),
+      xstate: pkgVersion('xstate'),
+      mongodbDriver: pkgVersion('mongodb'),
+      ioredis: pkgVersion('ioredis'),
+      nest: pkgVersion('@nestjs/core'),
+      redis: await redisInfoField(redis, 'server', 'redis_version'),
+      mongoWireServer: ferret.ferretdbVersion ? `FerretDB ${ferret.ferretdbVersion} (wire ${ferret.version})` : `MongoDB ${ferret.version}`,
+      mongoWireServerSetup: mongoServer ? `private: ${path.basename(cfg.ferretdbBin)} sqlite${cfg.ferretdbSqliteParams}` : 'MONGODB_URI',
+      nproc: os.availableParallelism(),
+      cpu: os.cpus()[0]?.model ?? 'unknown',
+      commit: execSync('git rev-parse --short HEAD', { cwd: ROOT, encoding: 'utf8' }).trim(),
+      dirty: execSync('git status --porcelain -- src', { cwd: ROOT, encoding: 'utf8' }).trim() !== '',
+    };
+    log(`versions: ${JSON.stringify(versions)}`);
+    log(`config: ${JSON.stringify(cfg)}; run id ${runId}`);
+
+    const sat: SaturatedResult[] = [];
+    const lat: LatencyResult[] = [];
+    for (const procs of cfg.procs) {
+      const firstConfig = procs === cfg.procs[0];
+      const systems: BenchSystem[] = firstConfig ? [...baselines, orch] : [baseline, orch];
+      log(`${procs} worker process(es) per system: starting workers`);
+      for (const s of systems) await s.startWorkers(procs);
+      // Warm-up: JIT, connection pools, Lua script cache.
+      for (const s of systems) await saturated(ctx, s, Math.min(500, cfg.n), cfg.submitParallel, 10);
+      for (let r = 1; r <= cfg.runs; r++) {
+        for (const s of systems) {
+          const res = await saturated(ctx, s, cfg.n, cfg.submitParallel, cfg.satMaxS);
+          sat.push(res);
+          if (env.BENCH_DEBUG) for (const w of s.workers) log(`${w.label} output:\n${w.output()}`);
+          log(
+            `  run ${r} saturated ${s.name} ×${procs}: ${res.lifecyclesPerSecond}/s (${res.lifecycles}/${res.submitted} in ${res.seconds} s${res.timedOut ? ', time limit' : ''}; ${res.completedInStore} completed in store)`,
+          );
+        }
+        if (firstConfig && cfg.durationS > 0) {
+          for (const s of [baseline, orch]) {
+            const res = await latency(ctx, s, cfg.rate, cfg.durationS);
+            lat.push(res);
+            log(`  run ${r} latency ${s.name} @${cfg.rate}/s: p50 ${res.p50} p90 ${res.p90} p99 ${res.p99} ms (${res.completed}/${res.submitted})`);
+          }
+        }
+      }
+      for (const s of systems) {
+        const peak = Math.max(...(await workerStats(s)).map((w) => w.maxRss));
+        sat.filter((x) => x.system === s.name && x.procs === procs).forEach((x) => ((x as SaturatedResult & { peakRssMb?: number }).peakRssMb = mb(peak)));
+        await s.stopWorkers();
+      }
+    }
+
+    let vol: VolumeResult | undefined;
+    if (cfg.volumeJobs > 0) {
+      log(`volume: up to ${cfg.volumeJobs} lifecycles or ${cfg.volumeSeconds} s, one fresh worker process`);
+      await orch.startWorkers(1);
+      vol = await volume(ctx, orch, cfg.volumeJobs, cfg.volumeSeconds, cfg.volumeWindow);
+      await orch.stopWorkers();
+      log(`  volume: ${vol.lifecycles} lifecycles, RSS start/mid/end ${vol.rssMb.start}/${vol.rssMb.mid}/${vol.rssMb.end} MB`);
+    }
+
+    // Medians per (system, procs).
+    const key = (r: { system: string; procs?: number }) => `${r.system}|${r.procs ?? 1}`;
+    const satMed = new Map<string, SaturatedResult>();
+    for (const k of new Set(sat.map(key))) satMed.set(k, medianRow(sat.filter((r) => key(r) === k)));
+    const latMed = new Map<string, LatencyResult>();
+    for (const k of new Set(lat.map((r) => r.system))) latMed.set(k, medianRow(lat.filter((r) => r.system === k)));
+    const p1 = cfg.procs[0];
+    const p2 = cfg.procs[1];
+    const get = (s: BenchSystem, p: number | undefined) => (p === undefined ? undefined : satMed.get(`${s.name}|${p}`));
+    const ratios = {
+      throughput: round(get(orch, p1)!.lifecyclesPerSecond / get(baseline, p1)!.lifecyclesPerSecond, 3),
+      p50: round((latMed.get(orch.name)?.p50 ?? NaN) / (latMed.get(baseline.name)?.p50 ?? NaN), 3),
+      scalingOrchestrator: p2 ? round(get(orch, p2)!.lifecyclesPerSecond / get(orch, p1)!.lifecyclesPerSecond, 3) : NaN,
+      scalingBaseline: p2 ? round(get(baseline, p2)!.lifecyclesPerSecond / get(baseline, p1)!.lifecyclesPerSecond, 3) : NaN,
+    };
+    const likeForLike = baselines.slice(1).map((b) => ({
+      system: b.name,
+      throughputRatio: round(get(orch, p1)!.lifecyclesPerSecond / get(b, p1)!.lifecyclesPerSecond, 3),
+      p50Ratio: round((latMed.get(orch.name)?.p50 ?? NaN) / (latMed.get(b.name)?.p50 ?? NaN), 3),
+    }));
+    const totalSeconds = round((performance.now() - began) / 1000, 1);
+    const result = {
+      date: new Date().toISOString(),
+      label: cfg.label,
+      runId,
+      versions,
+      config: cfg,
+      totalSeconds,
+      ratios,
+      likeForLike,
+      saturated: [...satMed.values()],
+      latency: [...latMed.values()],
+      volume: vol,
+      raw: { saturated: sat, latency: lat },
+    };
+    fs.mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
+    const file = path.join(ROOT, 'bench', 'results', `${result.date.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}.json`);
+    fs.writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
+    console.log(report(result, { p1, p2, orch, baseline, baselines, satMed, latMed }));
+    console.log(`\nresults: ${path.relative(ROOT, file)} (total ${totalSeconds} s)`);
+  } finally {
+    await closeAll();
+  }
+}
+
+function report(
+  result: { label: string; versions: Record<string, unknown>; config: typeof cfg; ratios: Record<string, number>; likeForLike: { system: string; throughputRatio: number; p50Ratio: number }[]; volume?: VolumeResult },
+  x: {
+    p1: number;
+    p2?: number;
+    orch: BenchSystem;
+    baseline: BenchSystem;
+    baselines: BenchSystem[];
+    satMed: Map<string, SaturatedResult>;
+    latMed: Map<string, LatencyResult>;
+  },
+): string {
+  const v = result.versions;
+  const lines: string[] = [];
+  lines.push(
+    `node ${v.node}, bullmq ${v.bullmq}, xstate ${v.xstate}, mongodb driver ${v.mongodbDriver}, redis ${v.redis}, ${v.mongoWireServer}; nproc ${v.nproc} (${v.cpu}); commit ${v.commit}${v.dirty ? '+dirty' : ''}`,
+  );
+  lines.push(
+    `median of ${result.config.runs} runs; N=${result.config.n} saturated, concurrency ${result.config.concurrency}/stage/process; latency open loop ${result.config.rate}/s for ${result.config.durationS} s${result.label ? `; ${result.label}` : ''}`,
+  );
+  lines.push('');
+  lines.push('| system | procs | lifecycles/s | p50 ms | p90 ms | p99 ms | worker CPU ms/lc | total CPU ms/lc | Mongo ops/lc | Redis cmds/lc | peak RSS MB |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  const systems = [...x.baselines, x.orch];
+  for (const p of [x.p1, x.p2].filter((p): p is number => p !== undefined)) {
+    for (const s of systems) {
+      const r = x.satMed.get(`${s.name}|${p}`) as (SaturatedResult & { peakRssMb?: number }) | undefined;
+      if (!r) continue;
+      const l = p === x.p1 ? x.latMed.get(s.name) : undefined;
+      const cpuTotal = r.workerCpuMsPerLifecycle + r.producerCpuMsPerLifecycle + r.redisServerCpuMsPerLifecycle + (Number.isFinite(r.mongoServerCpuMsPerLifecycle) ? r.mongoServerCpuMsPerLifecycle : 0);
+      lines.push(
+        `| ${s.name} | ${p} | ${r.lifecyclesPerSecond} | ${l?.p50 ?? '–'} | ${l?.p90 ?? '–'} | ${l?.p99 ?? '–'} | ${r.workerCpuMsPerLifecycle} | ${round(cpuTotal, 2)} | ${r.mongoOpsPerLifecycle} | ${r.redisCommandsPerLifecycle} | ${r.peakRssMb ?? '–'} |`,
+      );
+    }
+  }
+  const r = result.ratios;
+  lines.push('');
+  lines.push(`| ratio (orchestrator / ${x.baseline.name}) | value | target |`);
+  lines.push('|---|---:|---|');
+  lines.push(`| throughput | ${r.throughput} | ≥ 0.5 |`);
+  lines.push(`| p50 latency | ${r.p50} | ≤ 2 |`);
+  if (x.p2) {
+    lines.push(`| scaling ${x.p1}→${x.p2} processes, orchestrator | ${r.scalingOrchestrator} | near ${x.p2 / x.p1} (CPU permitting) |`);
+    lines.push(`| scaling ${x.p1}→${x.p2} processes, raw chain | ${r.scalingBaseline} | (reference) |`);
+  }
+  for (const l of result.likeForLike) {
+    lines.push(`| throughput vs ${l.system} (like-for-like hops) | ${l.throughputRatio} | |`);
+    lines.push(`| p50 vs ${l.system} | ${l.p50Ratio} | |`);
+  }
+  const vol = result.volume;
+  if (vol) {
+    lines.push('');
+    lines.push(
+      `memory over volume: ${vol.lifecycles} lifecycles in ${vol.seconds} s (${vol.lifecyclesPerSecond}/s, ${vol.window} in flight); worker RSS idle/start/mid/end ${vol.rssMb.idle}/${vol.rssMb.start}/${vol.rssMb.mid}/${vol.rssMb.end} MB (mid→end ${vol.rssGrowthMidToEndPct}%), peak ${vol.rssMb.peak} MB; MongoDB ${vol.mongo.objects} docs, dataSize ${vol.mongo.dataSizeMb} MB (${vol.mongo.bytesPerJob} B/job), storageSize ${vol.mongo.storageSizeMb} MB; Redis used_memory ${vol.redisUsedMemoryMb} MB`,
+    );
+  }
+  return lines.join('\n');
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
