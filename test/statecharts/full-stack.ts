@@ -11,15 +11,16 @@
  *   the attempts run out), or hangs until aborted when the path expects an external event next or
  *   ends there;
  * - external events are sent over REST (`POST /jobs/:id/events`) once the history shows the job
- *   at the step's source state; MARK_FAILED, which REST refuses (not an external event type: no
- *   REST producer exists), goes through `JobsService.send`, the same compare-and-set path.
+ *   at the step's source state. MARK_FAILED is not an external event type (REST answers 400); its
+ *   producer is the deadline watchdog (a delayed BullMQ message JOB_DEADLINE_MS after submission),
+ *   so a path ending in MARK_FAILED runs in an app with a short JOB_DEADLINE_MS: the job rests in
+ *   the step's source state (its agent call hangs) until the watchdog fails it.
  * Then the stored history must equal the path step for step, and every external event the end
  * state does not accept must get 409 without changing the job.
  */
 import { AgentError, type AgentCallOptions, type AgentJobContext } from '../../src/agents/agent.port';
 import type { MockAgent } from '../../src/agents/mock.agent';
-import { JobsService } from '../../src/jobs/jobs.service';
-import { STAGE_ACTOR_ID, STAGE_STATE, type JobError, type JobState, type Stage, type StageFault } from '../../src/lifecycle/job.types';
+import { STAGE_ACTOR_ID, STAGE_STATE, type JobState, type Stage, type StageFault } from '../../src/lifecycle/job.types';
 import { eventually, type TestApp } from '../support/test-app';
 import {
   expectedHistory,
@@ -178,7 +179,7 @@ export class PathAgent {
 const historyOf = (history: HistoryStep[]) => history.map(({ from, to, event }) => ({ from, to, event }));
 
 /** Waits until the job's history has exactly `n` entries (fails fast when it has more). */
-async function waitForHistory(t: TestApp, jobId: string, n: number, expected: HistoryStep[], timeoutMs = 15_000) {
+async function waitForHistory(t: TestApp, jobId: string, n: number, expected: HistoryStep[], timeoutMs = 30_000) {
   return eventually(
     async () => {
       const job = await t.jobs.findById(jobId);
@@ -205,14 +206,19 @@ export interface FullStackResult {
   refused: string[];
 }
 
-const MARK_FAILED_ERROR: JobError = { code: 'DEADLINE_EXCEEDED', message: 'watchdog: stage deadline passed', stage: 'lifecycle' };
-
 /**
- * Drives `path` through the app `t` (whose AUTO_COMPLETE must match the path's variant) and
- * returns what it observed. Leaves the job in a final state (cancels it if the path ends in a
+ * Drives `path` through the app `t` (whose AUTO_COMPLETE must match the path's variant; for a
+ * path ending in MARK_FAILED, whose JOB_DEADLINE_MS is `options.deadlineMs`) and returns what it
+ * observed. Leaves the job in a final state (cancels it if the path ends in a
  * working state) and releases its hanging agent calls.
  */
-export async function replayFullStack(t: TestApp, agent: PathAgent, path: GeneratedPath, key: string): Promise<FullStackResult> {
+export async function replayFullStack(
+  t: TestApp,
+  agent: PathAgent,
+  path: GeneratedPath,
+  key: string,
+  options: { deadlineMs?: number } = {},
+): Promise<FullStackResult> {
   agent.register(key, path);
   const expected = expectedHistory(path);
   const http = () => t.http;
@@ -239,16 +245,20 @@ export async function replayFullStack(t: TestApp, agent: PathAgent, path: Genera
       } else if (!actorStage(step)) {
         await waitForHistory(t, jobId, committed, expected);
         if (step.event.type === 'MARK_FAILED') {
+          // Sent by the deadline watchdog when JOB_DEADLINE_MS has passed: only as the last step.
+          if (i !== path.steps.length - 1) throw new Error(`path ${key}: MARK_FAILED only comes from the deadline watchdog, so only as the last step`);
           await http().post(`/jobs/${jobId}/events`).set('x-tenant-id', TENANT).send({ type: 'MARK_FAILED' }).expect(400);
-          await t.app.get(JobsService).send(TENANT, jobId, { type: 'MARK_FAILED', error: MARK_FAILED_ERROR });
         } else {
           await http().post(`/jobs/${jobId}/events`).set('x-tenant-id', TENANT).send({ type: step.event.type }).expect(200);
         }
       }
       if (!isUncommittedStay(step)) committed++;
     }
-    const job = await waitForHistory(t, jobId, expected.length, expected);
+    const job = await waitForHistory(t, jobId, expected.length, expected, options.deadlineMs ? options.deadlineMs + 30_000 : 30_000);
     if (job.state !== path.end) throw new Error(`job ${jobId} is in ${job.state}, path ends in ${path.end}`);
+    if (path.steps.at(-1)?.event.type === 'MARK_FAILED' && job.error?.code !== 'JOB_DEADLINE_EXCEEDED') {
+      throw new Error(`job ${jobId}: MARK_FAILED without the watchdog's error: ${JSON.stringify(job.error)}`);
+    }
 
     // Stays at the end of the path leave no history: the call log shows BullMQ's retry.
     let staysSeen = 0;
@@ -258,7 +268,7 @@ export async function replayFullStack(t: TestApp, agent: PathAgent, path: Genera
       const stage = actorStage(path.steps.at(-1)!)!;
       await eventually(
         async () => (agent.calls.some((c) => c.jobId === jobId && c.stage === stage && c.attempt === stays + 1) ? true : undefined),
-        15_000,
+        30_000,
         () => `job ${jobId}: no ${stage} attempt ${stays + 1} after ${stays} transient fault(s): ${JSON.stringify(agent.calls.filter((c) => c.jobId === jobId))}`,
       );
       staysSeen = agent.calls.filter((c) => c.jobId === jobId && c.stage === stage && c.outcome === 'transient').length;

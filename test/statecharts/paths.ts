@@ -156,7 +156,7 @@ const error = (stage: Stage, kind: FaultKind): PathEvent => ({ type: `xstate.err
  */
 export const PATH_EVENTS: readonly PathEvent[] = [
   ...EXTERNAL_EVENT_TYPES.map((type) => ({ type })),
-  { type: 'MARK_FAILED', error: { code: 'DEADLINE_EXCEEDED', message: 'watchdog: stage deadline passed', stage: 'lifecycle' } },
+  { type: 'MARK_FAILED', error: { code: 'JOB_DEADLINE_EXCEEDED', message: 'job did not finish within JOB_DEADLINE_MS', stage: 'lifecycle' } },
   done('plan', results.plan),
   done('code', results.code),
   done('review', results.approved),

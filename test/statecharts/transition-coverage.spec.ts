@@ -29,9 +29,10 @@ import {
  * What the stored history can show: every transition but the four retryable-fault stays
  * (`<STAGE>:xstate.error.actor.<id>:0`, targetless). A worker that meets one commits nothing and
  * throws so BullMQ retries the stage message; the full-stack replay checks those through the
- * agent's call log instead (the failed attempt and the retry that follows). MARK_FAILED has no
- * REST producer (REST answers 400: not an external event type); the replay sends it through
- * `JobsService.send`, the use case a watchdog would call, with the same compare-and-set commit.
+ * agent's call log instead (the failed attempt and the retry that follows). MARK_FAILED is not
+ * an external event type (REST answers 400); its producer is the deadline watchdog, so the paths
+ * ending in it run in a third app with a short JOB_DEADLINE_MS, where the job rests in the source
+ * state until the watchdog's delayed message fails it (JOB_DEADLINE_EXCEEDED).
  */
 describe('job statechart: generated transition coverage', () => {
   const legal = legalTransitions();
@@ -119,7 +120,11 @@ describe('job statechart: generated transition coverage', () => {
   });
 
   describe('whole stack: REST + BullMQ workers + MongoDB-wire', () => {
-    const apps: Partial<Record<LimitVariant, { t: TestApp; agent: PathAgent }>> = {};
+    /** JOB_DEADLINE_MS of the app that runs the paths ending in MARK_FAILED: long enough to reach their source state. */
+    const DEADLINE_MS = 6000;
+    type AppName = LimitVariant | 'deadline';
+    const apps: Partial<Record<AppName, { t: TestApp; agent: PathAgent }>> = {};
+    const appOf = (path: GeneratedPath): AppName => (path.steps.at(-1)?.event.type === 'MARK_FAILED' ? 'deadline' : path.variant);
     const env = (variant: LimitVariant): Record<string, string> => ({
       AUTO_COMPLETE: String(LIMIT_VARIANTS[variant].autoComplete),
       MAX_REVIEW_ROUNDS: String(MAX_REVIEW_ROUNDS),
@@ -138,6 +143,8 @@ describe('job statechart: generated transition coverage', () => {
         const t = await startTestApp(`paths_${variant}`, env(variant));
         apps[variant] = { t, agent: new PathAgent(t) };
       }
+      const t = await startTestApp('paths_deadline', { ...env('auto'), JOB_DEADLINE_MS: String(DEADLINE_MS) });
+      apps.deadline = { t, agent: new PathAgent(t) };
     });
     afterAll(async () => {
       for (const app of Object.values(apps)) {
@@ -152,9 +159,11 @@ describe('job statechart: generated transition coverage', () => {
       const failures: string[] = [];
       await Promise.all(
         generated.covering.map(async (path, i) => {
-          const { t, agent } = apps[path.variant]!;
+          const app = appOf(path);
+          const { t, agent } = apps[app]!;
           try {
-            const result = await replayFullStack(t, agent, path, `p${i}`);
+            if (app === 'deadline' && path.variant !== 'auto') throw new Error('the deadline app runs with auto-complete on');
+            const result = await replayFullStack(t, agent, path, `p${i}`, app === 'deadline' ? { deadlineMs: DEADLINE_MS } : {});
             results.push({ path, result });
           } catch (e) {
             failures.push(`path ${i} (${path.variant}) ${path.description}: ${e instanceof Error ? e.message : String(e)}`);
@@ -186,8 +195,9 @@ describe('job statechart: generated transition coverage', () => {
       const stayCount = legal.filter((tr) => stays.has(tr.id)).length;
       console.log(
         `full-stack paths: ${results.length} run in ${Date.now() - started} ms; transitions exercised: ${exercised.length}/${legal.length} ` +
-          `(${exercised.length - stayCount} in stored history, ${stayCount} retryable-fault stays through BullMQ retries)`,
+          `(${exercised.length - stayCount} in stored history, ${stayCount} retryable-fault stays through BullMQ retries; ` +
+          `${results.filter(({ path }) => appOf(path) === 'deadline').length} paths end in MARK_FAILED from the deadline watchdog)`,
       );
-    });
+    }, 240_000);
   });
 });
