@@ -406,6 +406,7 @@ async function main(): Promise<void> {
       dirty: execSync('git status --porcelain -- src', { cwd: ROOT, encoding: 'utf8' }).trim() !== '',
     };
     log(`versions: ${JSON.stringify(versions)}`);
+    const loadAverageAtStart = os.loadavg();
     log(`config: ${JSON.stringify(cfg)}; run id ${runId}`);
 
     const sat: SaturatedResult[] = [];
@@ -416,10 +417,18 @@ async function main(): Promise<void> {
       log(`${procs} worker process(es) per system: starting workers`);
       for (const s of systems) await s.startWorkers(procs);
       // Warm-up: JIT, connection pools, Lua script cache.
-      for (const s of systems) await saturated(ctx, s, Math.min(500, cfg.n), cfg.submitParallel, 10);
+      // Warm-up (JIT, pools, Lua script cache), which also sizes each system's repetitions so that
+      // they complete within BENCH_SAT_MAX_S: per-lifecycle costs are then exact.
+      const sizes = new Map<BenchSystem, number>();
+      for (const s of systems) {
+        const w = await saturated(ctx, s, Math.min(500, cfg.n), cfg.submitParallel, 10);
+        const n = Math.max(50, Math.min(cfg.n, Math.floor(w.lifecyclesPerSecond * cfg.satMaxS * 0.6)));
+        sizes.set(s, n);
+        if (n < cfg.n) log(`  ${s.name} ×${procs}: warm-up ran ${w.lifecyclesPerSecond}/s, so N=${n} per repetition (BENCH_SAT_MAX_S=${cfg.satMaxS})`);
+      }
       for (let r = 1; r <= cfg.runs; r++) {
         for (const s of systems) {
-          const res = await saturated(ctx, s, cfg.n, cfg.submitParallel, cfg.satMaxS);
+          const res = await saturated(ctx, s, sizes.get(s)!, cfg.submitParallel, cfg.satMaxS);
           sat.push(res);
           if (env.BENCH_DEBUG) for (const w of s.workers) log(`${w.label} output:\n${w.output()}`);
           log(
@@ -478,6 +487,8 @@ async function main(): Promise<void> {
       versions,
       config: cfg,
       totalSeconds,
+      /** 1/5/15-min load averages at start and end: other work on the machine skews every figure. */
+      loadAverage: { start: loadAverageAtStart.map((x) => round(x, 2)), end: os.loadavg().map((x) => round(x, 2)) },
       ratios,
       likeForLike,
       saturated: [...satMed.values()],
@@ -488,6 +499,7 @@ async function main(): Promise<void> {
     fs.mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
     const file = path.join(ROOT, 'bench', 'results', `${result.date.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}.json`);
     fs.writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
+    console.log(`load average at start ${result.loadAverage.start.join(' ')}, at end ${result.loadAverage.end.join(' ')} (nproc ${versions.nproc})`);
     console.log(report(result, { p1, p2, orch, baseline, baselines, satMed, latMed }));
     console.log(`\nresults: ${path.relative(ROOT, file)} (total ${totalSeconds} s)`);
   } finally {

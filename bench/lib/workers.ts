@@ -16,7 +16,10 @@ export interface WorkerStats {
   mongo: Record<string, number>;
 }
 
-/** A worker process spawned by the bench (`node -r preload.cjs <entry> ...args`). */
+/**
+ * A worker process spawned by the bench (`node [BENCH_WORKER_NODE_ARGS] -r preload.cjs <entry> ...args`;
+ * e.g. BENCH_WORKER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the workers).
+ */
 export class WorkerProcess {
   private readonly child: ChildProcess;
   private readonly tail: string[] = [];
@@ -30,7 +33,8 @@ export class WorkerProcess {
     args: string[],
     env: NodeJS.ProcessEnv,
   ) {
-    this.child = spawn(process.execPath, ['-r', PRELOAD, entry, ...args], { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    const nodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    this.child = spawn(process.execPath, [...nodeArgs, '-r', PRELOAD, entry, ...args], { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     const keep = (chunk: Buffer) => {
       for (const line of chunk.toString('utf8').split('\n')) {
         if (!line) continue;
