@@ -8,6 +8,8 @@
  *                 (@viz-js/viz: no browser, no native binary; byte-for-byte deterministic for a
  *                 given package version, so it is checked like the other files)
  *   README.md     what the files are, each machine's Mermaid diagram embedded, links
+ * and the "Statecharts" section of the repository's README.md, between its markers (only that
+ * section is written; a README without the markers is left alone).
  *
  *   npm run statecharts                 writes the files
  *   npm run statecharts:check           regenerates into a temp dir; exits 1 naming every file
@@ -18,7 +20,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync
 import { tmpdir } from 'node:os';
 import { instance } from '@viz-js/viz';
 import { join, resolve } from 'node:path';
-import { dotOf, readmeOf, textFilesOf } from '../src/statecharts/statechart.formats';
+import { dotOf, readmeOf, readmeSectionOf, textFilesOf, withReadmeSection } from '../src/statecharts/statechart.formats';
 import { STATECHART_NAMES } from '../src/statecharts/statecharts.registry';
 
 const ROOT = resolve(__dirname, '..');
@@ -53,10 +55,18 @@ async function main(): Promise<number> {
   const outIndex = args.indexOf('--out');
   const files = await generateAll();
 
+  const readmePath = join(ROOT, 'README.md');
+  const readme = existsSync(readmePath) ? readFileSync(readmePath, 'utf8') : null;
+  const updatedReadme = readme === null ? null : withReadmeSection(readme, readmeSectionOf(STATECHART_NAMES));
+
   if (!check) {
     const dir = outIndex >= 0 ? resolve(args[outIndex + 1]) : COMMITTED;
     write(dir, files);
     console.log(`statecharts: wrote ${Object.keys(files).sort().join(', ')} to ${dir}`);
+    if (outIndex < 0 && updatedReadme !== null && updatedReadme !== readme) {
+      writeFileSync(readmePath, updatedReadme);
+      console.log('statecharts: updated the Statecharts section of README.md');
+    }
     return 0;
   }
 
@@ -69,12 +79,15 @@ async function main(): Promise<number> {
       if (!existsSync(committed)) stale.push(`${file} (missing)`);
       else if (readFileSync(committed, 'utf8') !== readFileSync(join(tmp, file), 'utf8')) stale.push(file);
     }
+    if (updatedReadme === null) console.log('statecharts: README.md has no generated Statecharts section; not checked');
+    else if (updatedReadme !== readme) stale.push('../README.md (Statecharts section)');
     if (stale.length) {
       console.error(`statecharts: ${stale.length} file(s) in statecharts/ differ from the machine definitions: ${stale.join(', ')}`);
       console.error('statecharts: run `npm run statecharts` and commit the result');
       return 1;
     }
-    console.log(`statecharts: up to date (${Object.keys(files).sort().join(', ')})`);
+    const section = updatedReadme === null ? '' : ' and the Statecharts section of README.md';
+    console.log(`statecharts: up to date (${Object.keys(files).sort().join(', ')}${section})`);
     return 0;
   } finally {
     rmSync(tmp, { recursive: true, force: true });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { toDirectedGraph } from 'xstate/graph';
 import { jobMachine } from '../../src/lifecycle/job.machine';
 import { JOB_STATES } from '../../src/lifecycle/job.types';
-import { dotOf, graphJsonOf, mermaidOf, readmeOf, scxmlOf, textFilesOf } from '../../src/statecharts/statechart.formats';
+import { dotOf, graphJsonOf, mermaidOf, readmeOf, readmeSectionOf, scxmlOf, textFilesOf, withReadmeSection } from '../../src/statecharts/statechart.formats';
 import { modelOf } from '../../src/statecharts/statecharts.registry';
 import { startTestApp, waitForState, issueBody, type TestApp } from '../support/test-app';
 import { legalTransitions } from './paths';
@@ -28,6 +28,13 @@ describe('statechart export', () => {
     const readme = committed('README.md');
     expect(readme).toContain(`\`\`\`mermaid\n${committed('job.mmd')}\`\`\``);
     for (const file of ['job.mmd', 'job.scxml', 'job.json', 'job.dot', 'job.svg']) expect(readme).toContain(`](${file})`);
+  });
+
+  it("the repository README's Statecharts section is the generated one, with job.mmd in a mermaid block", () => {
+    const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
+    expect(withReadmeSection(readme, readmeSectionOf(['job']))).toBe(readme);
+    expect(readme).toContain(`\`\`\`mermaid\n${committed('job.mmd')}\`\`\``);
+    expect(withReadmeSection('no markers here', 'x')).toBeNull();
   });
 
   it('generation is deterministic', () => {
