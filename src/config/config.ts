@@ -40,6 +40,8 @@ export const configSchema = z.object({
   CONCURRENCY_CODING: int(4, 1),
   CONCURRENCY_REVIEWING: int(4, 1),
   CONCURRENCY_PR_OPEN: int(4, 1),
+  /** Records a worker keeps from its own commits, so the next stage in that process skips one read (0 = off). */
+  STAGE_RECORD_CACHE_SIZE: int(1000, 0),
   /** A stage's agent call is aborted after this many ms and counts as a failed attempt (0 = no limit). */
   STAGE_TIMEOUT_MS: int(0),
   /** A job not finished this many ms after submission goes to FAILED with JOB_DEADLINE_EXCEEDED (0 = none). */

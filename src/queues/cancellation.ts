@@ -3,6 +3,7 @@ import Redis from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { CancellationBus } from '../jobs/stage-dispatcher.port';
 import { redisOptionsFromUrl } from './redis-connection';
+import { RecentCommits } from './recent-commits';
 
 /** Why a running call was aborted from outside its stage. */
 export type AbortCause = 'cancelled' | 'shutdown';
@@ -69,6 +70,7 @@ export class RedisCancellationBus extends CancellationBus implements OnModuleIni
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly running: RunningCalls,
+    private readonly recent: RecentCommits,
   ) {
     super();
     this.channel = `${config.QUEUE_PREFIX}:cancel`;
@@ -83,6 +85,7 @@ export class RedisCancellationBus extends CancellationBus implements OnModuleIni
     await this.subscriber.connect();
     await this.subscriber.subscribe(this.channel);
     this.subscriber.on('message', (_channel: string, jobId: string) => {
+      this.recent.forget(jobId);
       const n = this.running.abort(jobId, 'job cancelled');
       if (n > 0) this.log.log(`aborted ${n} running call(s) of cancelled job ${jobId}`);
     });
@@ -90,6 +93,7 @@ export class RedisCancellationBus extends CancellationBus implements OnModuleIni
 
   async publish(jobId: string): Promise<void> {
     // Abort locally at once, then tell the other processes.
+    this.recent.forget(jobId);
     this.running.abort(jobId, 'job cancelled');
     if (this.publisher!.status === 'wait') await this.publisher!.connect();
     await this.publisher!.publish(this.channel, jobId);

@@ -6,6 +6,7 @@ import { stageOfState, STAGES, type JobState, type Stage } from '../lifecycle/jo
 import { CancellationBus, StageDispatcher } from '../jobs/stage-dispatcher.port';
 import { BullStageDispatcher } from './bull-stage.dispatcher';
 import { RedisCancellationBus, RunningCalls } from './cancellation';
+import { RecentCommits } from './recent-commits';
 import { redisOptionsFromUrl } from './redis-connection';
 import { STAGE_PROCESSORS } from './stage.processors';
 import { DEADLINE_QUEUE, STAGE_QUEUE } from './stage-queues';
@@ -43,6 +44,7 @@ export class QueuesModule {
       BullStageDispatcher,
       { provide: StageDispatcher, useExisting: BullStageDispatcher },
       RunningCalls,
+      RecentCommits,
       RedisCancellationBus,
       { provide: CancellationBus, useExisting: RedisCancellationBus },
       StageRunner,

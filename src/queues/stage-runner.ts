@@ -20,6 +20,7 @@ import { pendingStage } from '../jobs/pending-stage';
 import { StageDispatcher, type StageMessage } from '../jobs/stage-dispatcher.port';
 import { AdmissionControl } from '../tenants/admission-control';
 import { RunningCalls } from './cancellation';
+import { RecentCommits } from './recent-commits';
 
 /** What happened to one stage message. */
 export type StageOutcome =
@@ -62,6 +63,7 @@ export class StageRunner {
     @Inject(PULL_REQUEST_GATEWAY) private readonly gateway: PullRequestGateway,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly admission: AdmissionControl,
+    private readonly recent: RecentCommits,
   ) {}
 
   /**
@@ -75,7 +77,8 @@ export class StageRunner {
    */
   async process(stage: Stage, job: Job<StageMessage>, token?: string, signal?: AbortSignal): Promise<StageOutcome> {
     const message = job.data;
-    const record = await this.jobs.findById(message.jobId);
+    // The record this process committed at this version, else a read (see RecentCommits).
+    const record = this.recent.take(message.jobId, message.version) ?? (await this.jobs.findById(message.jobId));
     if (!record || record.version !== message.version || pendingStage(record) !== stage) return 'stale';
     if (record.state === 'QUEUED') {
       // Tenant active-job limit: not admitted yet → wait in QUEUED, without spending an attempt.
@@ -132,6 +135,7 @@ export class StageRunner {
         transitions,
       });
       if (!committed) return 'conflict';
+      this.recent.remember(committed);
       await this.dispatcher.dispatch(committed);
       if (committed.state === 'FAILED') {
         throw new UnrecoverableError(`${committed.error?.code ?? 'FAILED'}: ${committed.error?.message ?? ''}`);
