@@ -422,7 +422,7 @@ async function main(): Promise<void> {
       const sizes = new Map<BenchSystem, number>();
       for (const s of systems) {
         const w = await saturated(ctx, s, Math.min(500, cfg.n), cfg.submitParallel, 10);
-        const n = Math.max(50, Math.min(cfg.n, Math.floor(w.lifecyclesPerSecond * cfg.satMaxS * 0.6)));
+        const n = Math.max(200, Math.min(cfg.n, Math.floor(w.lifecyclesPerSecond * cfg.satMaxS * 0.6)));
         sizes.set(s, n);
         if (n < cfg.n) log(`  ${s.name} ×${procs}: warm-up ran ${w.lifecyclesPerSecond}/s, so N=${n} per repetition (BENCH_SAT_MAX_S=${cfg.satMaxS})`);
       }
@@ -436,10 +436,16 @@ async function main(): Promise<void> {
           );
         }
         if (firstConfig && cfg.durationS > 0) {
-          for (const s of [baseline, orch]) {
-            const res = await latency(ctx, s, cfg.rate, cfg.durationS);
-            lat.push(res);
-            log(`  run ${r} latency ${s.name} @${cfg.rate}/s: p50 ${res.p50} p90 ${res.p90} p99 ${res.p99} ms (${res.completed}/${res.submitted})`);
+          // At BENCH_RATE; and, when the orchestrator cannot sustain that rate (a queue builds up and
+          // the latency is mostly waiting), also at half of its measured throughput, for both.
+          const orchRate = sat.filter((x) => x.system === orch.name && x.procs === procs).at(-1)?.lifecyclesPerSecond ?? cfg.rate;
+          const rates = orchRate < cfg.rate * 1.2 ? [cfg.rate, Math.max(1, Math.floor(orchRate / 2))] : [cfg.rate];
+          for (const rate of rates) {
+            for (const s of [baseline, orch]) {
+              const res = await latency(ctx, s, rate, rate === cfg.rate ? cfg.durationS : Math.min(cfg.durationS, 10));
+              lat.push(res);
+              log(`  run ${r} latency ${s.name} @${rate}/s: p50 ${res.p50} p90 ${res.p90} p99 ${res.p99} ms (${res.completed}/${res.submitted})`);
+            }
           }
         }
       }
@@ -464,7 +470,11 @@ async function main(): Promise<void> {
     const satMed = new Map<string, SaturatedResult>();
     for (const k of new Set(sat.map(key))) satMed.set(k, medianRow(sat.filter((r) => key(r) === k)));
     const latMed = new Map<string, LatencyResult>();
-    for (const k of new Set(lat.map((r) => r.system))) latMed.set(k, medianRow(lat.filter((r) => r.system === k)));
+    for (const k of new Set(lat.filter((r) => r.rate === cfg.rate).map((r) => r.system))) {
+      latMed.set(k, medianRow(lat.filter((r) => r.system === k && r.rate === cfg.rate)));
+    }
+    // The lower rate differs per repetition (half the orchestrator's throughput): median per system.
+    const latLow = [...new Set(lat.filter((r) => r.rate !== cfg.rate).map((r) => r.system))].map((k) => medianRow(lat.filter((r) => r.system === k && r.rate !== cfg.rate)));
     const p1 = cfg.procs[0];
     const p2 = cfg.procs[1];
     const get = (s: BenchSystem, p: number | undefined) => (p === undefined ? undefined : satMed.get(`${s.name}|${p}`));
@@ -491,6 +501,8 @@ async function main(): Promise<void> {
       loadAverage: { start: loadAverageAtStart.map((x) => round(x, 2)), end: os.loadavg().map((x) => round(x, 2)) },
       ratios,
       likeForLike,
+      latencyBelowCapacity: latLow,
+      p50RatioBelowCapacity: round((latLow.find((r) => r.system === orch.name)?.p50 ?? NaN) / (latLow.find((r) => r.system === baseline.name)?.p50 ?? NaN), 3),
       saturated: [...satMed.values()],
       latency: [...latMed.values()],
       volume: vol,
@@ -500,6 +512,8 @@ async function main(): Promise<void> {
     const file = path.join(ROOT, 'bench', 'results', `${result.date.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}.json`);
     fs.writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
     console.log(`load average at start ${result.loadAverage.start.join(' ')}, at end ${result.loadAverage.end.join(' ')} (nproc ${versions.nproc})`);
+    for (const l of latLow) console.log(`below capacity: ${l.system} @~${l.rate}/s p50 ${l.p50} p90 ${l.p90} p99 ${l.p99} ms (${l.completed}/${l.submitted})`);
+    if (latLow.length) console.log(`p50 ratio below capacity (orchestrator / ${baseline.name}): ${result.p50RatioBelowCapacity}`);
     console.log(report(result, { p1, p2, orch, baseline, baselines, satMed, latMed }));
     console.log(`\nresults: ${path.relative(ROOT, file)} (total ${totalSeconds} s)`);
   } finally {

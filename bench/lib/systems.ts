@@ -55,13 +55,13 @@ export async function queueEvents(queue: Queue, redisUrl: string): Promise<Queue
  * limit), lets running messages finish, then removes completed and failed messages.
  */
 async function clean(queues: Queue[]): Promise<void> {
-  for (const q of queues) await q.drain(true);
   const deadline = Date.now() + 60_000;
-  for (;;) {
-    const active = (await Promise.all(queues.map((q) => q.getActiveCount()))).reduce((a, b) => a + b, 0);
-    if (active === 0 || Date.now() > deadline) break;
+  let quiet = 0;
+  while (quiet < 3 && Date.now() < deadline) {
     for (const q of queues) await q.drain(true);
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 150));
+    const counts = await Promise.all(queues.map((q) => q.getJobCounts('active', 'wait', 'delayed', 'prioritized')));
+    quiet = counts.every((c) => Object.values(c).every((n) => n === 0)) ? quiet + 1 : 0;
   }
   for (const q of queues) {
     for (const type of ['completed', 'failed'] as const) {
