@@ -75,6 +75,12 @@ export class Sweeper implements OnApplicationBootstrap, OnModuleDestroy {
         continue;
       }
       const state = await message.getState();
+      if (state === 'failed' || state === 'completed') {
+        // The candidate was read before this message settled: if the job moved on meanwhile (the
+        // usual case under a backlog), the message did its work and must not run again.
+        const fresh = await this.jobs.findById(job.id);
+        if (!fresh || fresh.version !== job.version || pendingStage(fresh) !== stage) continue;
+      }
       if (state === 'failed') {
         // A snapshot this build cannot read will not get better by retrying.
         if (message.failedReason?.startsWith('UNKNOWN_MACHINE_VERSION')) continue;
