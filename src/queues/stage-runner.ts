@@ -134,7 +134,11 @@ export class StageRunner {
         error: run.context.error,
         transitions,
       });
-      if (!committed) return 'conflict';
+      if (!committed) {
+        // A duplicate delivery (e.g. this worker stalled and another re-ran the stage) or a cancel won.
+        this.log.log(`job ${record.id} ${stage} attempt ${attempt}: commit at version ${record.version} lost the compare-and-set; result discarded`);
+        return 'conflict';
+      }
       this.recent.remember(committed);
       await this.dispatcher.dispatch(committed);
       if (committed.state === 'FAILED') {
