@@ -31,7 +31,8 @@ import { decodeKeys } from '../../src/jobs/snapshot-codec';
 import { applyEvent, createJobSnapshot, runStage, stateOf, type PersistedJobSnapshot } from '../../src/lifecycle/job.runtime';
 import { STAGES, type JobLimits, type JobState, type Stage, type TransitionRecord } from '../../src/lifecycle/job.types';
 import { redisOptionsFromUrl } from '../../src/queues/redis-connection';
-import { STAGE_QUEUE } from '../../src/queues/stage-queues';
+import { pendingStage } from '../../src/jobs/pending-stage';
+import { STAGE_QUEUE, stageMessageId } from '../../src/queues/stage-queues';
 import { machineFor, ok } from '../support/machine-drivers';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
@@ -317,7 +318,9 @@ export class FerretServer {
   async up(): Promise<void> {
     const args = [
       '--handler=sqlite',
-      `--sqlite-url=file:${this.dir}/`,
+      // WAL with synchronous=normal: a commit survives the server's own crash (kill -9), only not
+      // a power loss; FULL would fsync every write, which makes a CI disk the bottleneck.
+      `--sqlite-url=file:${this.dir}/?_pragma=synchronous(normal)`,
       `--listen-addr=127.0.0.1:${this.port}`,
       `--state-dir=${this.dir}`,
       '--debug-addr=-',
@@ -443,6 +446,11 @@ export class Cluster {
     return this.workers.filter((w) => w.alive);
   }
 
+  /** Live workers that finished booting (their workers run). */
+  readyWorkers(): Child[] {
+    return this.liveWorkers().filter((w) => w.log().includes('worker running stages'));
+  }
+
   /** One HTTP request to the API (X-Tenant-Id with ALLOW_TENANT_HEADER=true). */
   async request(method: string, urlPath: string, body?: unknown, timeoutMs = 10_000): Promise<{ status: number; body: any }> {
     const res = await fetch(`${this.apiUrl}${urlPath}`, {
@@ -468,15 +476,17 @@ export class Cluster {
       issue: { id: String(n), title: `Chaos issue ${n}`, body, url: `https://github.com/acme/widgets/issues/${n}` },
       idempotencyKey: `chaos-${n}`,
     };
+    let last = '';
     return poll(
       async () => {
-        const res = await this.request('POST', '/jobs', payload);
+        const res = await this.request('POST', '/jobs', payload).catch((e: Error) => ({ status: 0, body: e.message }));
         if (res.status === 201 || res.status === 200) return res.body.id as string;
-        if (res.status >= 500) return undefined;
-        throw new Error(`POST /jobs → ${res.status} ${JSON.stringify(res.body)}`);
+        last = `${res.status} ${JSON.stringify(res.body)}`;
+        if (res.status >= 500 || res.status === 0) return undefined; // down or overloaded: retry, same idempotency key
+        throw new Error(`POST /jobs → ${last}`);
       },
       timeoutMs,
-      () => `job ${n} could not be submitted`,
+      () => `job ${n} could not be submitted (last answer: ${last})`,
       200,
     );
   }
@@ -501,6 +511,11 @@ export class Cluster {
     });
   }
 
+  /** How many jobs of this cluster are in one of `states`. */
+  async count(states?: JobState[]): Promise<number> {
+    return (await this.db()).collection<JobDocument>('jobs').countDocuments(states ? { state: { $in: states } } : {});
+  }
+
   async job(id: string): Promise<StoredJob | undefined> {
     return (await this.jobs()).find((j) => j.id === id);
   }
@@ -517,9 +532,9 @@ export class Cluster {
     );
   }
 
-  /** The MockAgent's call log (every process), oldest first. */
-  async calls(): Promise<MockCallLogEntry[]> {
-    return (await this.client().lrange(this.callLogKey, 0, -1)).map((l) => JSON.parse(l) as MockCallLogEntry);
+  /** The MockAgent's call log (every process), oldest first; from entry `from` on. */
+  async calls(from = 0): Promise<MockCallLogEntry[]> {
+    return (await this.client().lrange(this.callLogKey, from, -1)).map((l) => JSON.parse(l) as MockCallLogEntry);
   }
 
   /** Read-only handles on the stage queues (counts). */
@@ -553,6 +568,21 @@ export class Cluster {
       async () => `queues still busy: ${JSON.stringify(await counts().catch((e: Error) => e.message))}`,
       200,
     );
+  }
+
+  /** Unfinished jobs with their pending stage message's BullMQ state (for failure messages). */
+  async diagnose(limit = 20): Promise<string> {
+    const open = (await this.jobs()).filter((j) => !FINAL.includes(j.state)).slice(0, limit);
+    const lines = await Promise.all(
+      open.map(async (j) => {
+        const stage = pendingStage({ state: j.state, snapshot: j.snapshot });
+        const q = stage ? this.queues()[STAGES.indexOf(stage)] : undefined;
+        const m = stage ? await q!.getJob(stageMessageId(j.id, stage, j.version)) : undefined;
+        const ms = m ? `${await m.getState()} attemptsMade=${m.attemptsMade} failedReason=${m.failedReason ?? ''}` : 'missing';
+        return `${j.id} ${j.state} v${j.version} ${j.history.map((h) => h.event).join(',')} | ${stage}: ${ms}`;
+      }),
+    );
+    return lines.join('\n');
   }
 
   /** Tail of every process log (for failure messages). */
