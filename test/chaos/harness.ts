@@ -497,8 +497,10 @@ export class Cluster {
   }
 
   private client(): Redis {
-    this.redis ??= new Redis({ ...redisOptionsFromUrl(this.redisUrl), maxRetriesPerRequest: 1 });
-    this.redis.on('error', () => undefined);
+    if (!this.redis) {
+      this.redis = new Redis({ ...redisOptionsFromUrl(this.redisUrl), maxRetriesPerRequest: 1 });
+      this.redis.on('error', () => undefined);
+    }
     return this.redis;
   }
 
