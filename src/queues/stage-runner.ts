@@ -127,7 +127,7 @@ export class StageRunner {
       }
       const at = new Date().toISOString();
       const transitions: TransitionRecord[] = run.transitions.map((t) => ({ ...t, at, attempt }));
-      const committed = await this.jobs.commit(record.id, record.version, {
+      const committed = await this.jobs.commit(record, {
         state: run.state,
         snapshot: run.snapshot,
         machineVersion: JOB_MACHINE_VERSION,
@@ -139,7 +139,7 @@ export class StageRunner {
         this.log.log(`job ${record.id} ${stage} attempt ${attempt}: commit at version ${record.version} lost the compare-and-set; result discarded`);
         return 'conflict';
       }
-      this.recent.remember(committed);
+      if (pendingStage(committed)) this.recent.remember(committed); // else no message will ask for it
       await this.dispatcher.dispatch(committed);
       if (committed.state === 'FAILED') {
         throw new UnrecoverableError(`${committed.error?.code ?? 'FAILED'}: ${committed.error?.message ?? ''}`);
