@@ -19,7 +19,7 @@
  *   BENCH_RATE=100 BENCH_DURATION_S=20   open-loop latency phase
  *   BENCH_CHAIN_STAGES=5    stages of the raw chain the ratios use; BENCH_CHAIN_ALSO=4 adds a like-for-like chain
  *                           (4 queue hops, as a lifecycle; saturated phase only), '' for none
- *   BENCH_PROCS=1,2         worker-process counts for the saturated phase (latency runs on the first)
+ *   BENCH_PROCS=1,2         worker-process counts for the saturated phase (latency runs on the first); '' = volume phase only
  *   BENCH_VOLUME_JOBS=100000 BENCH_VOLUME_SECONDS=90 BENCH_VOLUME_WINDOW=256   memory over volume (0 jobs = skip)
  *   BENCH_DEDICATED_REDIS=1 start a private redis-server (clean INFO commandstats), else use REDIS_URL
  *   BENCH_LABEL=…           free text stored with the result (e.g. the change being measured)
@@ -265,6 +265,8 @@ interface VolumeResult {
   window: number;
   rssMb: { idle: number; start: number; mid: number; end: number; peak: number };
   heapUsedMb: { start: number; mid: number; end: number };
+  heapTotalMb: { start: number; mid: number; end: number };
+  externalMb: { start: number; mid: number; end: number };
   rssGrowthMidToEndPct: number;
   mongo: { objects: number; dataSizeMb: number; storageSizeMb: number; bytesPerJob: number };
   redisUsedMemoryMb: number;
@@ -280,7 +282,7 @@ async function volume(ctx: Context, system: OrchestratorSystem, maxJobs: number,
   let completed = 0;
   let stopSubmitting = false;
   const t0 = performance.now();
-  const samples: { at: number; done: number; rss: number; heap: number }[] = [];
+  const samples: { at: number; done: number; rss: number; heap: number; heapTotal: number; external: number }[] = [];
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));
   const submitOne = () => {
@@ -299,7 +301,7 @@ async function volume(ctx: Context, system: OrchestratorSystem, maxJobs: number,
   const sampler = (async () => {
     for (;;) {
       const s = await worker.stats();
-      samples.push({ at: (performance.now() - t0) / 1000, done: completed, rss: s.rss, heap: s.heapUsed });
+      samples.push({ at: (performance.now() - t0) / 1000, done: completed, rss: s.rss, heap: s.heapUsed, heapTotal: s.heapTotal ?? NaN, external: s.external ?? NaN });
       if (completed >= submitted && (stopSubmitting || submitted >= maxJobs)) return;
       await sleep(1000);
     }
@@ -324,6 +326,8 @@ async function volume(ctx: Context, system: OrchestratorSystem, maxJobs: number,
     window,
     rssMb: { idle: mb(idle.rss), start: mb(start.rss), mid: mb(mid.rss), end: mb(end.rss), peak: mb(end.maxRss) },
     heapUsedMb: { start: mb(start.heap), mid: mb(mid.heap), end: mb(end.heapUsed) },
+    heapTotalMb: { start: mb(start.heapTotal), mid: mb(mid.heapTotal), end: mb(end.heapTotal ?? NaN) },
+    externalMb: { start: mb(start.external), mid: mb(mid.external), end: mb(end.external ?? NaN) },
     rssGrowthMidToEndPct: round(((end.rss - mid.rss) / mid.rss) * 100, 1),
     mongo: { objects: db.objects, dataSizeMb: mb(db.dataSize), storageSizeMb: mb(db.storageSize), bytesPerJob: Math.round(db.dataSize / Math.max(1, db.objects)) },
     redisUsedMemoryMb: mb(Number(await redisInfoField(ctx.redis, 'memory', 'used_memory'))),
@@ -478,15 +482,16 @@ async function main(): Promise<void> {
     const p1 = cfg.procs[0];
     const p2 = cfg.procs[1];
     const get = (s: BenchSystem, p: number | undefined) => (p === undefined ? undefined : satMed.get(`${s.name}|${p}`));
+    const tput = (s: BenchSystem, p: number | undefined) => get(s, p)?.lifecyclesPerSecond ?? NaN;
     const ratios = {
-      throughput: round(get(orch, p1)!.lifecyclesPerSecond / get(baseline, p1)!.lifecyclesPerSecond, 3),
+      throughput: round(tput(orch, p1) / tput(baseline, p1), 3),
       p50: round((latMed.get(orch.name)?.p50 ?? NaN) / (latMed.get(baseline.name)?.p50 ?? NaN), 3),
-      scalingOrchestrator: p2 ? round(get(orch, p2)!.lifecyclesPerSecond / get(orch, p1)!.lifecyclesPerSecond, 3) : NaN,
-      scalingBaseline: p2 ? round(get(baseline, p2)!.lifecyclesPerSecond / get(baseline, p1)!.lifecyclesPerSecond, 3) : NaN,
+      scalingOrchestrator: round(tput(orch, p2) / tput(orch, p1), 3),
+      scalingBaseline: round(tput(baseline, p2) / tput(baseline, p1), 3),
     };
     const likeForLike = baselines.slice(1).map((b) => ({
       system: b.name,
-      throughputRatio: round(get(orch, p1)!.lifecyclesPerSecond / get(b, p1)!.lifecyclesPerSecond, 3),
+      throughputRatio: round(tput(orch, p1) / tput(b, p1), 3),
       p50Ratio: round((latMed.get(orch.name)?.p50 ?? NaN) / (latMed.get(b.name)?.p50 ?? NaN), 3),
     }));
     const totalSeconds = round((performance.now() - began) / 1000, 1);
@@ -574,7 +579,7 @@ function report(
   if (vol) {
     lines.push('');
     lines.push(
-      `memory over volume: ${vol.lifecycles} lifecycles in ${vol.seconds} s (${vol.lifecyclesPerSecond}/s, ${vol.window} in flight); worker RSS idle/start/mid/end ${vol.rssMb.idle}/${vol.rssMb.start}/${vol.rssMb.mid}/${vol.rssMb.end} MB (mid→end ${vol.rssGrowthMidToEndPct}%), peak ${vol.rssMb.peak} MB; MongoDB ${vol.mongo.objects} docs, dataSize ${vol.mongo.dataSizeMb} MB (${vol.mongo.bytesPerJob} B/job), storageSize ${vol.mongo.storageSizeMb} MB; Redis used_memory ${vol.redisUsedMemoryMb} MB`,
+      `memory over volume: ${vol.lifecycles} lifecycles in ${vol.seconds} s (${vol.lifecyclesPerSecond}/s, ${vol.window} in flight); worker RSS idle/start/mid/end ${vol.rssMb.idle}/${vol.rssMb.start}/${vol.rssMb.mid}/${vol.rssMb.end} MB (mid→end ${vol.rssGrowthMidToEndPct}%), peak ${vol.rssMb.peak} MB; heapUsed start/mid/end ${vol.heapUsedMb.start}/${vol.heapUsedMb.mid}/${vol.heapUsedMb.end} MB, heapTotal ${vol.heapTotalMb.start}/${vol.heapTotalMb.mid}/${vol.heapTotalMb.end} MB, external ${vol.externalMb.start}/${vol.externalMb.mid}/${vol.externalMb.end} MB; MongoDB ${vol.mongo.objects} docs, dataSize ${vol.mongo.dataSizeMb} MB (${vol.mongo.bytesPerJob} B/job), storageSize ${vol.mongo.storageSizeMb} MB; Redis used_memory ${vol.redisUsedMemoryMb} MB`,
     );
   }
   return lines.join('\n');

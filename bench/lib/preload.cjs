@@ -33,6 +33,9 @@ if (typeof process.send === 'function') {
       cpu: process.cpuUsage(),
       rss: mem.rss,
       heapUsed: mem.heapUsed,
+      heapTotal: mem.heapTotal,
+      external: mem.external,
+      arrayBuffers: mem.arrayBuffers,
       maxRss: process.resourceUsage().maxRSS * 1024,
       mongo: { ...counts },
     });

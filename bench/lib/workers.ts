@@ -10,6 +10,10 @@ export interface WorkerStats {
   cpu: { user: number; system: number };
   rss: number;
   heapUsed: number;
+  heapTotal?: number;
+  /** Memory outside the V8 heap: C++ objects bound to JS, Buffers (arrayBuffers). */
+  external?: number;
+  arrayBuffers?: number;
   /** Peak RSS over the process's life, bytes. */
   maxRss: number;
   /** MongoDB commands sent, by command name (only with BENCH_MONGO_MONITOR=1). */
