@@ -19,17 +19,11 @@ export interface JobRecord {
   error: JobError | null;
   createdAt: Date;
   updatedAt: Date;
-  /**
-   * When the planning worker admitted the job under its tenant's active-job limit (it then holds
-   * a slot while still QUEUED in the database, see src/tenants/admission-control.ts). Absent when
-   * not admitted yet, or when no limit applied.
-   */
-  admittedAt?: Date;
 }
 
 /**
  * States in which a job counts against its tenant's active-job limit (TENANT_MAX_ACTIVE_JOBS);
- * a QUEUED job counts once admitted (`admittedAt`).
+ * a QUEUED job counts once admitted (JobRepository.markAdmitted).
  */
 export const ACTIVE_JOB_STATES = ['PLANNING', 'CODING', 'REVIEWING', 'PR_OPEN'] as const satisfies readonly JobState[];
 

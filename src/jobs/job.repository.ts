@@ -3,8 +3,9 @@ import type { JobCommit, JobListQuery, JobPage, JobRecord } from './job.record';
 
 /**
  * Persistence port for jobs (abstract class used as DI token). Every state change goes through
- * {@link JobRepository.commit}, a compare-and-set on `version` that appends history in the same
- * single-document update, so state and history never disagree (no transactions needed).
+ * {@link JobRepository.commit}, a compare-and-set on `version` that writes state, snapshot and the
+ * whole history in one single-document update, so state and history never disagree (no
+ * transactions needed). Nothing else ever writes a job document after it is created.
  */
 export abstract class JobRepository {
   /**
@@ -23,25 +24,37 @@ export abstract class JobRepository {
   abstract list(tenantId: string, query: JobListQuery): Promise<JobPage>;
 
   /**
-   * Compare-and-set: applies `change` only if the stored version is `expectedVersion`, then
-   * increments the version. @returns the new record, or null when another writer won.
+   * Compare-and-set: applies `change` to the job only if it is still at `current.version`; the
+   * new version is `current.version + 1` and the new history `current.history` + `change.transitions`.
+   * Exactly one of any number of concurrent commits on the same version wins.
+   * @returns the new record, or null when another writer won (nothing was written).
    */
-  abstract commit(id: string, expectedVersion: number, change: JobCommit): Promise<JobRecord | null>;
+  abstract commit(current: JobRecord, change: JobCommit): Promise<JobRecord | null>;
+
+  /**
+   * Finishes commits whose writer stopped between winning the version and writing the job (their
+   * claim is older than `olderThanMs`), at most `limit`. For the sweeper.
+   * @returns how many were applied.
+   */
+  abstract rollForwardStale(olderThanMs: number, limit: number): Promise<number>;
 
   /** Jobs in `states` not updated since `before`, oldest first (for the sweeper). */
   abstract findStale(states: JobState[], before: Date, limit: number): Promise<JobRecord[]>;
 
   /**
    * The tenant's jobs holding an active-job slot: in one of ACTIVE_JOB_STATES, or QUEUED and
-   * admitted (`admittedAt`). A count, no lock: the caller serialises admissions.
+   * admitted. A count, no lock: the caller serialises admissions.
    */
   abstract countActive(tenantId: string): Promise<number>;
 
   /**
-   * Records that planning admitted the job (sets `admittedAt` if it is still QUEUED). Not a
-   * commit: the version does not change, so no stage message goes stale.
+   * Records that planning admitted the job (kept beside the job, not in its document: the
+   * version does not change, so no stage message goes stale, and no write races a commit).
    */
-  abstract markAdmitted(id: string): Promise<void>;
+  abstract markAdmitted(job: Pick<JobRecord, 'id' | 'tenantId'>): Promise<void>;
+
+  /** Whether {@link markAdmitted} was recorded for the job. */
+  abstract isAdmitted(id: string): Promise<boolean>;
 
   /** Resolves when the database answers. @throws when it does not. */
   abstract ping(): Promise<void>;

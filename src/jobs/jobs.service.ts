@@ -117,7 +117,7 @@ export class JobsService {
       const advance = applyEvent(upgradeSnapshot(job.machineVersion, job.snapshot), event);
       const at = new Date().toISOString();
       const transitions: TransitionRecord[] = advance.transitions.map((t) => ({ ...t, at, attempt: 0 }));
-      const committed = await this.jobs.commit(job.id, job.version, {
+      const committed = await this.jobs.commit(job, {
         state: advance.state,
         snapshot: advance.snapshot,
         machineVersion: JOB_MACHINE_VERSION,

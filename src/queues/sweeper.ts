@@ -13,6 +13,8 @@ export interface SweepReport {
   enqueued: number;
   /** Dead-lettered stage messages (attempts spent on infrastructure errors) moved back to wait. */
   retried: number;
+  /** Commits finished for a writer that died between claiming a version and writing the job. */
+  rolledForward: number;
 }
 
 /**
@@ -51,7 +53,7 @@ export class Sweeper implements OnApplicationBootstrap, OnModuleDestroy {
     this.running = true;
     try {
       const r = await this.sweep();
-      if (r.enqueued || r.retried) this.log.warn(`sweep repaired jobs: ${JSON.stringify(r)}`);
+      if (r.enqueued || r.retried || r.rolledForward) this.log.warn(`sweep repaired jobs: ${JSON.stringify(r)}`);
     } catch (e) {
       this.log.warn(`sweep failed: ${e instanceof Error ? e.message : String(e)}`);
     } finally {
@@ -62,8 +64,10 @@ export class Sweeper implements OnApplicationBootstrap, OnModuleDestroy {
   /** One sweep over at most `limit` jobs, oldest first. @throws when Redis or MongoDB fails. */
   async sweep(graceMs: number = this.config.SWEEP_GRACE_MS, limit = 500): Promise<SweepReport> {
     const before = new Date(Date.now() - graceMs);
+    // First finish commits whose writer died between claiming a version and writing the job.
+    const rolledForward = await this.jobs.rollForwardStale(graceMs, limit);
     const candidates = await this.jobs.findStale(['QUEUED', 'PLANNING', 'CODING', 'REVIEWING', 'PR_OPEN'], before, limit);
-    const report: SweepReport = { examined: candidates.length, enqueued: 0, retried: 0 };
+    const report: SweepReport = { examined: candidates.length, enqueued: 0, retried: 0, rolledForward };
     for (const job of candidates) {
       const stage = pendingStage(job);
       if (!stage) continue;

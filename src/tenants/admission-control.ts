@@ -16,7 +16,7 @@ export type Admission = { admitted: true } | { admitted: false; retryInMs: numbe
  * attempt, and the job stays QUEUED.
  */
 export abstract class AdmissionControl {
-  abstract admit(job: Pick<JobRecord, 'id' | 'tenantId' | 'admittedAt'>): Promise<Admission>;
+  abstract admit(job: Pick<JobRecord, 'id' | 'tenantId'>): Promise<Admission>;
 }
 
 const ADMITTED: Admission = { admitted: true };
@@ -36,7 +36,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * `maxActiveJobs`; 0 = none). Active = PLANNING, CODING, REVIEWING or PR_OPEN, plus jobs admitted
  * to planning that are still QUEUED in the database (planning commits QUEUED→PLANNING→CODING in
  * one commit once the plan is done, so a job being planned is QUEUED there: admission marks it
- * `admittedAt` so that it counts from the moment it is admitted).
+ * JobRepository.markAdmitted so that it counts from the moment it is admitted).
  *
  * The decision is a count and a mark in MongoDB, made under a short per-tenant Redis lock
  * (`SET <prefix>:admission:<tenant> NX PX 5000`, released by compare-and-delete), so concurrent
@@ -70,10 +70,10 @@ export class ActiveJobLimit extends AdmissionControl implements OnModuleDestroy 
     return limit;
   }
 
-  async admit(job: Pick<JobRecord, 'id' | 'tenantId' | 'admittedAt'>): Promise<Admission> {
-    if (job.admittedAt) return ADMITTED;
+  async admit(job: Pick<JobRecord, 'id' | 'tenantId'>): Promise<Admission> {
     const limit = await this.limitOf(job.tenantId);
     if (limit === 0) return ADMITTED;
+    if (await this.jobs.isAdmitted(job.id)) return ADMITTED;
     const key = `${this.config.QUEUE_PREFIX}:admission:${job.tenantId}`;
     const token = randomUUID();
     if (!(await this.lock(key, token))) {
@@ -84,7 +84,7 @@ export class ActiveJobLimit extends AdmissionControl implements OnModuleDestroy 
       if (active >= limit) {
         return { admitted: false, retryInMs: jitter(this.config.TENANT_LIMIT_RETRY_MS), reason: `tenant ${job.tenantId} has ${active}/${limit} active jobs` };
       }
-      await this.jobs.markAdmitted(job.id);
+      await this.jobs.markAdmitted(job);
       return ADMITTED;
     } finally {
       await this.client()

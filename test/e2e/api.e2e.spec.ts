@@ -168,9 +168,9 @@ describe('REST API contract, webhook and sweeper (real services)', () => {
       snapshot.children = {};
       snapshot.context = { ...snapshot.context, error: null, failedStage: null };
       const now = new Date();
-      await t.jobs.create({ ...job, id, idempotencyKey: id, state: 'QUEUED', version: 0, snapshot, history: [], error: null, createdAt: now, updatedAt: now });
+      const created = await t.jobs.create({ ...job, id, idempotencyKey: id, state: 'QUEUED', version: 0, snapshot, history: [], error: null, createdAt: now, updatedAt: now });
       const planning = applyEvent(snapshot, { type: 'START_PLANNING' });
-      const committed = await t.jobs.commit(id, 0, {
+      const committed = await t.jobs.commit(created.job, {
         state: planning.state,
         snapshot: planning.snapshot,
         machineVersion: JOB_MACHINE_VERSION,

@@ -67,37 +67,65 @@ describe('MongoJobRepository (real MongoDB-wire server)', () => {
       error: null,
       transitions: next.transitions.map((t) => ({ ...t, at: new Date().toISOString(), attempt: 1 })),
     };
-    const first = await repo.commit(job.id, 0, change);
+    const first = await repo.commit(job, change);
     expect(first).toEqual(expect.objectContaining({ version: 1, state: 'PLANNING' }));
     const before = await db.collection('jobs').findOne({ _id: job.id as never });
     const cancel = applyEvent(job.snapshot, { type: 'MARK_CANCELLED' });
-    const stale = await repo.commit(job.id, 0, { ...change, state: cancel.state, snapshot: cancel.snapshot });
+    const stale = await repo.commit(job, { ...change, state: cancel.state, snapshot: cancel.snapshot });
     expect(stale).toBeNull();
     const after = await db.collection('jobs').findOne({ _id: job.id as never });
     expect(after).toEqual(before);
   });
 
-  it('history is appended in the same update as the state, and stays in step under concurrent writers', async () => {
+  it('exactly one of many concurrent writers of a version wins, and history stays in step with state', async () => {
+    // FerretDB v1's findOneAndUpdate lets several racing writers "win"; the claim makes it one.
+    for (let round = 0; round < 20; round++) {
+      const { job } = await repo.create(newJob());
+      const next = applyEvent(job.snapshot, { type: 'MARK_CANCELLED' });
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          repo.commit(job, {
+            state: next.state,
+            snapshot: next.snapshot,
+            machineVersion: JOB_MACHINE_VERSION,
+            error: null,
+            transitions: next.transitions.map((t) => ({ ...t, at: new Date().toISOString(), attempt: i })),
+          }),
+        ),
+      );
+      const winners = results.filter(Boolean);
+      expect(winners).toHaveLength(1);
+      const stored = await repo.findById(job.id);
+      expect(stored!.version).toBe(1);
+      expect(stored!.state).toBe('CANCELLED');
+      expect(stored!.history).toHaveLength(1);
+      expect(stored!.history[0]).toEqual(expect.objectContaining({ from: 'QUEUED', to: 'CANCELLED', event: 'MARK_CANCELLED', attempt: winners[0]!.history[0].attempt }));
+    }
+    expect(await db.collection('job_commits').countDocuments()).toBe(0); // claims are cleaned up
+  });
+
+  it('a commit whose writer died after claiming its version is rolled forward, once', async () => {
     const { job } = await repo.create(newJob());
-    // 10 writers race to apply the same commit on version 0: exactly one wins.
-    const next = applyEvent(job.snapshot, { type: 'MARK_CANCELLED' });
-    const results = await Promise.all(
-      Array.from({ length: 10 }, (_, i) =>
-        repo.commit(job.id, 0, {
-          state: next.state,
-          snapshot: next.snapshot,
-          machineVersion: JOB_MACHINE_VERSION,
-          error: null,
-          transitions: next.transitions.map((t) => ({ ...t, at: new Date().toISOString(), attempt: i })),
-        }),
-      ),
-    );
-    expect(results.filter(Boolean)).toHaveLength(1);
+    const next = applyEvent(job.snapshot, { type: 'START_PLANNING' });
+    const transitions = next.transitions.map((t) => ({ ...t, at: new Date().toISOString(), attempt: 1 }));
+    // The writer claimed version 0 a minute ago and died before writing the job.
+    await db.collection('job_commits').insertOne({
+      _id: `${job.id}:0` as never,
+      jobId: job.id,
+      fromVersion: 0,
+      at: new Date(Date.now() - 60_000),
+      set: { state: next.state, snapshot: next.snapshot, machineVersion: JOB_MACHINE_VERSION, error: null, history: transitions, version: 1, updatedAt: new Date() },
+    });
+    // Nobody else can commit version 0 meanwhile.
+    const cancel = applyEvent(job.snapshot, { type: 'MARK_CANCELLED' });
+    expect(await repo.commit(job, { state: cancel.state, snapshot: cancel.snapshot, machineVersion: JOB_MACHINE_VERSION, error: null, transitions: [] })).toBeNull();
+    expect(await repo.rollForwardStale(30_000, 100)).toBe(1);
+    expect(await repo.rollForwardStale(30_000, 100)).toBe(0);
     const stored = await repo.findById(job.id);
-    expect(stored!.version).toBe(1);
-    expect(stored!.state).toBe('CANCELLED');
-    expect(stored!.history).toHaveLength(1);
-    expect(stored!.history[0]).toEqual(expect.objectContaining({ from: 'QUEUED', to: 'CANCELLED', event: 'MARK_CANCELLED' }));
+    expect(stored).toEqual(expect.objectContaining({ version: 1, state: 'PLANNING', history: transitions }));
+    // A writer that read version 0 long ago can no longer commit it.
+    expect(await repo.commit(job, { state: cancel.state, snapshot: cancel.snapshot, machineVersion: JOB_MACHINE_VERSION, error: null, transitions: [] })).toBeNull();
+    expect((await repo.findById(job.id))!.state).toBe('PLANNING');
   });
 
   it('a snapshot of every state round-trips through the server and restores', async () => {

@@ -115,7 +115,7 @@ describe('versioned snapshots (machineVersion beside every snapshot)', () => {
     const run = await runStage(v2.provide({ actors: { review: approve as never } }), upgraded, 'reviewing');
     if (run.kind !== 'advanced') throw new Error('expected the review to advance');
     expect(run.transitions).toEqual([{ from: 'REVIEWING', to: 'SECURITY_SCAN', event: 'REVIEW_APPROVED' }]);
-    const committed = await t.jobs.commit(id, stored.version, {
+    const committed = await t.jobs.commit(stored, {
       state: run.state,
       snapshot: run.snapshot,
       machineVersion: '2',
