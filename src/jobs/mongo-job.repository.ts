@@ -89,8 +89,8 @@ function decodeCursor(cursor: string): Cursor {
 
 /**
  * {@link JobRepository} on the official `mongodb` driver. Uses only what MongoDB and FerretDB v1
- * share: single-document `findOneAndUpdate` for the CAS, plain and unique compound indexes, no
- * transactions, change streams, TTL or partial indexes.
+ * share: a unique-`_id` insert that claims each version (see `commit`), single-document updates,
+ * plain and unique compound indexes; no transactions, change streams, TTL or partial indexes.
  */
 export class MongoJobRepository extends JobRepository {
   private readonly jobs: Collection<JobDocument>;
