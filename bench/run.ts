@@ -268,6 +268,8 @@ interface VolumeResult {
   heapTotalMb: { start: number; mid: number; end: number };
   externalMb: { start: number; mid: number; end: number };
   rssGrowthMidToEndPct: number;
+  /** Every 10th sample: seconds, lifecycles done, RSS and heapUsed (MB). */
+  samples: [number, number, number, number][];
   mongo: { objects: number; dataSizeMb: number; storageSizeMb: number; bytesPerJob: number };
   redisUsedMemoryMb: number;
 }
@@ -329,6 +331,7 @@ async function volume(ctx: Context, system: OrchestratorSystem, maxJobs: number,
     heapTotalMb: { start: mb(start.heapTotal), mid: mb(mid.heapTotal), end: mb(end.heapTotal ?? NaN) },
     externalMb: { start: mb(start.external), mid: mb(mid.external), end: mb(end.external ?? NaN) },
     rssGrowthMidToEndPct: round(((end.rss - mid.rss) / mid.rss) * 100, 1),
+    samples: samples.filter((_, i) => i % 10 === 0).map((x) => [round(x.at, 0), x.done, mb(x.rss), mb(x.heap)]),
     mongo: { objects: db.objects, dataSizeMb: mb(db.dataSize), storageSizeMb: mb(db.storageSize), bytesPerJob: Math.round(db.dataSize / Math.max(1, db.objects)) },
     redisUsedMemoryMb: mb(Number(await redisInfoField(ctx.redis, 'memory', 'used_memory'))),
   };
