@@ -89,6 +89,7 @@ interface SaturatedResult {
   system: string;
   procs: number;
   submitted: number;
+  submitErrors: number;
   lifecycles: number;
   completedInStore: number;
   /** The repetition hit BENCH_SAT_MAX_S before every lifecycle completed. */
@@ -124,8 +125,12 @@ async function saturated(ctx: Context, system: BenchSystem, n: number, parallel:
   const t0 = performance.now();
   let next = 0;
   let stop = false;
+  let submitErrors = 0;
   const submitters = Array.from({ length: parallel }, async () => {
-    while (next < n && !stop) await system.submit(next++);
+    while (next < n && !stop) {
+      // A failed submission (e.g. FerretDB's SQLITE_BUSY) is counted, not retried: it is not a lifecycle.
+      await system.submit(next++).catch(() => submitErrors++);
+    }
   });
   let done = 0;
   let failed = 0;
@@ -137,7 +142,7 @@ async function saturated(ctx: Context, system: BenchSystem, n: number, parallel:
     polls++;
     done = c.completed;
     failed = c.failed;
-    if (done >= n) break;
+    if (done >= n - submitErrors && next >= n) break;
     if (performance.now() > deadline) {
       timedOut = true;
       break;
@@ -166,10 +171,12 @@ async function saturated(ctx: Context, system: BenchSystem, n: number, parallel:
   n = Math.max(1, done);
   const top = Object.fromEntries(Object.entries(redisCmds).sort((a, b) => b[1] - a[1]).slice(0, 8).map(([k, v]) => [k, round(v / n, 2)]));
   if (failed > 0) log(`  ${system.name}: ${failed} messages in the failed set`);
+  if (submitErrors > 0) log(`  ${system.name}: ${submitErrors} submissions failed`);
   return {
     system: system.name,
     procs: system.workers.length,
     submitted,
+    submitErrors,
     lifecycles: done,
     completedInStore,
     timedOut,
@@ -192,6 +199,7 @@ interface LatencyResult {
   rate: number;
   seconds: number;
   submitted: number;
+  submitErrors: number;
   completed: number;
   achievedRate: number;
   p50: number;
@@ -210,12 +218,13 @@ async function latency(ctx: Context, system: BenchSystem, rate: number, seconds:
   let resolveAll!: () => void;
   const allDone = new Promise<void>((r) => (resolveAll = r));
   const total = Math.round(rate * seconds);
+  let submitErrors = 0;
   const finish = (key: string, at: number) => {
     const t = started.get(key);
     if (t === undefined) return void early.set(key, at);
     started.delete(key);
     latencies.push(at - t);
-    if (latencies.length >= total) resolveAll();
+    if (latencies.length >= total - submitErrors) resolveAll();
   };
   events.on('completed', ({ jobId, returnvalue }) => {
     const key = system.lifecycleOf(jobId, returnvalue);
@@ -229,14 +238,20 @@ async function latency(ctx: Context, system: BenchSystem, rate: number, seconds:
     const wait = due - performance.now();
     if (wait > 1) await sleep(wait);
     submissions.push(
-      system.submit(i).then((key) => {
-        started.set(key, due);
-        const e = early.get(key);
-        if (e !== undefined) {
-          early.delete(key);
-          finish(key, e);
-        }
-      }),
+      system.submit(i).then(
+        (key) => {
+          started.set(key, due);
+          const e = early.get(key);
+          if (e !== undefined) {
+            early.delete(key);
+            finish(key, e);
+          }
+        },
+        () => {
+          submitErrors++;
+          if (latencies.length >= total - submitErrors) resolveAll();
+        },
+      ),
     );
   }
   const submitSeconds = (performance.now() - t0) / 1000;
@@ -249,6 +264,7 @@ async function latency(ctx: Context, system: BenchSystem, rate: number, seconds:
     rate,
     seconds,
     submitted: total,
+    submitErrors,
     completed: sorted.length,
     achievedRate: round(total / submitSeconds, 1),
     p50: round(percentile(sorted, 50), 2),
@@ -290,7 +306,11 @@ async function volume(ctx: Context, system: OrchestratorSystem, maxJobs: number,
   const submitOne = () => {
     if (stopSubmitting || submitted >= maxJobs) return;
     submitted++;
-    system.submit(submitted).catch((e: unknown) => log(`volume submit failed: ${String(e)}`));
+    system.submit(submitted).catch((e: unknown) => {
+      log(`volume submit failed: ${String(e)}`);
+      submitted--; // not a lifecycle
+      submitOne(); // keep the window full
+    });
   };
   events.on('completed', ({ jobId, returnvalue }) => {
     if (!system.lifecycleOf(jobId, returnvalue)) return;
