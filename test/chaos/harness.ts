@@ -5,7 +5,8 @@
  *
  * - {@link buildMain} compiles src/ once per content hash into .cache/chaos-dist/<hash> (tsc, the
  *   same compiler `nest build` uses) — a private directory, because `nest build` empties dist/,
- *   which other processes in this tree may be running from.
+ *   which other processes in this tree may be running from. `CHAOS_MAIN=<main.js>` runs another
+ *   build instead (e.g. of an older commit, to see a test catch a regression).
  * - {@link Cluster} gives each test its own QUEUE_PREFIX / MONGODB_DB, short BullMQ lock and
  *   stalled intervals, a fast sweeper, and the MockAgent's cross-process call log
  *   (MOCK_AGENT_CALL_LOG_KEY, a Redis list under the prefix). `cleanup()` kills every child and
@@ -92,6 +93,7 @@ function sourceHash(): string {
  * build exists, and returns its main.js. Atomic (temp dir + rename), so parallel runs are safe.
  */
 export function buildMain(): string {
+  if (process.env.CHAOS_MAIN) return path.resolve(process.env.CHAOS_MAIN); // e.g. an older build, to see a test catch a regression
   const base = path.join(ROOT, '.cache', 'chaos-dist');
   const out = path.join(base, sourceHash());
   const main = path.join(out, 'main.js');
@@ -323,7 +325,7 @@ export class FerretServer {
       `--sqlite-url=file:${this.dir}/?_pragma=synchronous(normal)`,
       `--listen-addr=127.0.0.1:${this.port}`,
       `--state-dir=${this.dir}`,
-      '--debug-addr=-',
+      process.env.CHAOS_FERRETDB_DEBUG_ADDR ? `--debug-addr=${process.env.CHAOS_FERRETDB_DEBUG_ADDR}` : '--debug-addr=-',
       '--telemetry=disable',
       '--log-level=error',
     ];
@@ -362,6 +364,11 @@ export interface StoredJob {
   error: { code: string; stage: string } | null;
   snapshot: PersistedJobSnapshot;
   body: string;
+}
+
+function toStored(d: JobDocument): StoredJob {
+  const snapshot = decodeKeys<PersistedJobSnapshot>(d.snapshot);
+  return { id: d._id, state: d.state, version: d.version, history: d.history ?? [], error: d.error, snapshot, body: snapshot.context.issue.body };
 }
 
 /**
@@ -507,10 +514,18 @@ export class Cluster {
   /** Every job of this cluster, read from MongoDB. */
   async jobs(): Promise<StoredJob[]> {
     const docs = await (await this.db()).collection<JobDocument>('jobs').find({}).toArray();
-    return docs.map((d) => {
-      const snapshot = decodeKeys<PersistedJobSnapshot>(d.snapshot);
-      return { id: d._id, state: d.state, version: d.version, history: d.history ?? [], error: d.error, snapshot, body: snapshot.context.issue.body };
-    });
+    return docs.map(toStored);
+  }
+
+  /** Jobs in one of `states` (e.g. the finished ones). */
+  async jobsIn(states: JobState[]): Promise<StoredJob[]> {
+    const docs = await (await this.db()).collection<JobDocument>('jobs').find({ state: { $in: states } }).toArray();
+    return docs.map(toStored);
+  }
+
+  /** Deletes a job document (a test that has checked a finished job keeps the collection small). */
+  async deleteJob(id: string): Promise<void> {
+    await (await this.db()).collection<JobDocument>('jobs').deleteOne({ _id: id });
   }
 
   /** How many jobs of this cluster are in one of `states`. */
