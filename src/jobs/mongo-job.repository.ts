@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Collection, Db, MongoServerError } from 'mongodb';
 import type { JobError, JobState, TransitionRecord } from '../lifecycle/job.types';
 import type { PersistedJobSnapshot } from '../lifecycle/job.runtime';
@@ -22,7 +23,10 @@ export interface JobDocument {
 }
 
 /** The fields a commit sets on a job document. */
-type CommitSet = Pick<JobDocument, 'state' | 'snapshot' | 'machineVersion' | 'error' | 'history' | 'version' | 'updatedAt'>;
+type CommitSet = Pick<JobDocument, 'state' | 'snapshot' | 'machineVersion' | 'error' | 'history' | 'version' | 'updatedAt'> & {
+  /** Random id of the commit that wrote the document last: tells a writer whether it was its own. */
+  commitId: string;
+};
 
 /** A commit's claim on one version of a job (collection `job_commits`), deleted once applied. */
 interface CommitDocument {
@@ -174,6 +178,7 @@ export class MongoJobRepository extends JobRepository {
       history: [...current.history, ...change.transitions],
       version: current.version + 1,
       updatedAt: new Date(),
+      commitId: randomUUID(),
     };
     const claimId = `${current.id}:${current.version}`;
     try {
@@ -186,8 +191,8 @@ export class MongoJobRepository extends JobRepository {
     if (applied.matchedCount === 0) {
       // Either a roll-forward already applied this very claim, or the job had moved past this
       // version before we claimed it (a long-delayed writer whose old claim was cleaned up).
-      const now = await this.jobs.findOne({ _id: current.id }, { projection: { version: 1, updatedAt: 1 } });
-      const ours = now?.version === set.version && now.updatedAt.getTime() === set.updatedAt.getTime();
+      const now = await this.jobs.findOne({ _id: current.id }, { projection: { commitId: 1 } });
+      const ours = (now as { commitId?: string } | null)?.commitId === set.commitId;
       await this.commits.deleteOne({ _id: claimId });
       if (!ours) return null;
     } else {
