@@ -3,7 +3,7 @@
  * while only the API process runs fires as soon as a worker process comes up — it is a delayed
  * BullMQ message in Redis, not a timer in any process.
  */
-import { buildMain, Cluster, killEverything, replayHistory, sleep } from './harness';
+import { buildMain, Cluster, killEverything, poll, replayHistory, sleep } from './harness';
 
 const DEADLINE_MS = 1500;
 
@@ -37,11 +37,16 @@ describe('job deadline across processes', () => {
     expect(await replayHistory(job.history, job.snapshot.context.limits)).toEqual([]);
     await c.drain();
     // If planning had started in the worker, its call was aborted; nothing after planning ran.
-    const calls = (await c.calls()).filter((x) => x.jobId === id);
+    const calls = await poll(
+      async () => {
+        const mine = (await c.calls()).filter((x) => x.jobId === id);
+        const starts = mine.filter((x) => x.phase === 'start');
+        return starts.every((s) => mine.some((x) => x.key === s.key && x.phase === 'aborted')) ? mine : undefined;
+      },
+      10_000,
+      async () => `a planning call was not aborted: ${JSON.stringify((await c.calls()).filter((x) => x.jobId === id))}`,
+    );
     expect(calls.filter((x) => x.stage !== 'planning')).toEqual([]);
-    for (const start of calls.filter((x) => x.phase === 'start')) {
-      expect(calls.find((x) => x.key === start.key && x.phase === 'aborted')).toBeDefined();
-    }
     expect(calls.every((x) => x.pid === worker.pid)).toBe(true);
     console.log(`chaos: deadline passed with no worker alive; fired ${firedAfterMs} ms after a worker process came up`);
   });

@@ -58,6 +58,7 @@ describe('a worker frozen past its lock (SIGSTOP/SIGCONT)', () => {
     const coding = (await c.calls()).filter((x) => x.jobId === id && x.stage === 'coding' && x.phase === 'start');
     expect(coding.length).toBeGreaterThanOrEqual(2);
     expect(new Set(coding.map((x) => x.pid))).toEqual(new Set([a.pid, b.pid]));
+    expect(coding.every((x) => x.attempt === 1)).toBe(true); // a stall spends no attempt
     console.log(
       `chaos: stalled worker — coding re-delivered ${redeliveredAfterMs} ms after SIGSTOP; ${coding.length} coding calls (A and B), ` +
         `1 CODE_SUCCEEDED in history, A's late commit lost the CAS`,
