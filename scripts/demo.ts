@@ -29,7 +29,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { WebhookDefinition } from '@octokit/webhooks-examples';
@@ -39,6 +38,7 @@ import { MongoClient } from 'mongodb';
 import type { JobError, JobState, TransitionRecord } from '../src/lifecycle/job.types';
 import { MongoTenantRepository } from '../src/tenants/mongo-tenant.repository';
 import { issueApiKey } from '../src/tenants/tenant-admin';
+import { freePort } from './lib/free-port';
 
 const ROOT = path.resolve(__dirname, '..');
 const MAIN_JS = path.join(ROOT, 'dist', 'main.js');
@@ -113,18 +113,6 @@ interface Service {
 
 let service: Service | undefined;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => (port ? resolve(port) : reject(new Error('no free port'))));
-    });
-  });
-}
 
 const sleep = (n: number) => new Promise((r) => setTimeout(r, n));
 

@@ -31,11 +31,11 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import Redis from 'ioredis';
 import { MongoClient } from 'mongodb';
+import { freePort } from './lib/free-port';
 
 /** Repository root (this file lives in <root>/scripts). */
 const ROOT = path.resolve(__dirname, '..');
@@ -117,24 +117,6 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Returns a port the OS considers free on 127.0.0.1 (bind to :0, read the port, close). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      if (addr === null || typeof addr === 'string') {
-        srv.close();
-        reject(new Error('could not determine a free port'));
-        return;
-      }
-      const { port } = addr;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Finds an executable on PATH (like `command -v`), or returns undefined. */
 function which(cmd: string): string | undefined {

@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import { freePort } from '../../scripts/lib/free-port';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import Redis from 'ioredis';
@@ -73,17 +74,8 @@ export function procRss(pid: number | undefined): { rss: number; peak: number } 
 }
 
 /** A free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+
+export { freePort };
 
 /** A redis-server this bench started (no persistence), or an external one. */
 export interface RedisServer {
@@ -146,7 +138,7 @@ export async function startDedicatedFerretDb(bin: string, sqliteParams: string):
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aicd-bench-ferretdb-'));
   const child = spawn(
     bin,
-    ['--handler=sqlite', `--sqlite-url=file:${dir}/${sqliteParams}`, `--listen-addr=127.0.0.1:${port}`, `--debug-addr=127.0.0.1:${debugPort}`, '--telemetry=disable', '--log-level=error'],
+    ['--handler=sqlite', `--sqlite-url=file:${dir}/${sqliteParams}`, `--state-dir=${dir}`, `--listen-addr=127.0.0.1:${port}`, `--debug-addr=127.0.0.1:${debugPort}`, '--telemetry=disable', '--log-level=error'],
     { stdio: 'ignore' },
   );
   const uri = `mongodb://127.0.0.1:${port}`;

@@ -1,12 +1,12 @@
 import { Webhooks } from '@octokit/webhooks';
 import { randomUUID } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import examples from '@octokit/webhooks-examples';
 import { Sweeper } from '../../src/queues/sweeper';
 import { JOB_MACHINE_VERSION } from '../../src/lifecycle/job.machine';
 import { applyEvent } from '../../src/lifecycle/job.runtime';
 import { drainQueues, eventually, issueBody, startTestApp, waitForState, type TestApp } from '../support/test-app';
+import { freePort } from '../../scripts/lib/free-port';
 
 const SECRET = 'webhook-test-secret';
 
@@ -191,16 +191,6 @@ describe('REST API contract, webhook and sweeper (real services)', () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 describe('dependency outage', () => {
   let redis: ChildProcess | undefined;

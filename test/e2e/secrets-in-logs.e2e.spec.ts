@@ -3,21 +3,11 @@ import examples from '@octokit/webhooks-examples';
 import { MongoClient } from 'mongodb';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { MongoTenantRepository } from '../../src/tenants/mongo-tenant.repository';
 import { issueApiKey } from '../../src/tenants/tenant-admin';
 import { dropTestData, eventually, issueBody, uniqueName } from '../support/test-app';
+import { freePort } from '../../scripts/lib/free-port';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 /**
  * Runs the real entry point (src/main.ts through ts-node, as a separate process) at LOG_LEVEL=trace
