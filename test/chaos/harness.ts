@@ -289,6 +289,21 @@ export class RedisServer {
   }
 }
 
+/** `redis-server` on PATH, or undefined. */
+export function findRedisServer(): string | undefined {
+  return (process.env.PATH ?? '')
+    .split(path.delimiter)
+    .map((d) => path.join(d, 'redis-server'))
+    .find((p) => {
+      try {
+        fs.accessSync(p, fs.constants.X_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+}
+
 /** The FerretDB binary: $FERRETDB_BIN, else the build cache of scripts/build-ferretdb.sh; undefined if neither. */
 export function findFerretdb(): string | undefined {
   const candidates = [
