@@ -236,10 +236,14 @@ export class MongoJobRepository extends JobRepository {
   }
 
   async countActive(tenantId: string): Promise<number> {
-    const active = await this.jobs.countDocuments({ tenantId, state: { $in: [...ACTIVE_JOB_STATES] } });
+    // Admitted-and-QUEUED first, active states second: a job committing QUEUED → CODING between
+    // the two reads is then counted twice (a moment's over-count delays an admission) rather than
+    // not at all (an under-count would let the tenant overshoot its limit).
     const admitted = (await this.admissions.find({ tenantId }, { projection: { _id: 1 } }).toArray()).map((a) => a._id);
-    if (admitted.length === 0) return active;
-    const queued = (await this.jobs.find({ _id: { $in: admitted }, state: 'QUEUED' }, { projection: { _id: 1 } }).toArray()).map((d) => d._id);
+    const queued = admitted.length
+      ? (await this.jobs.find({ _id: { $in: admitted }, state: 'QUEUED' }, { projection: { _id: 1 } }).toArray()).map((d) => d._id)
+      : [];
+    const active = await this.jobs.countDocuments({ tenantId, state: { $in: [...ACTIVE_JOB_STATES] } });
     const moved = admitted.filter((a) => !queued.includes(a));
     if (moved.length) await this.admissions.deleteMany({ _id: { $in: moved } }); // they count by state now
     return active + queued.length;
