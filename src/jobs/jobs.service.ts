@@ -111,9 +111,8 @@ export class JobsService {
   }
 
   private async sendTo(load: () => Promise<JobRecord>, event: JobEvent): Promise<JobRecord> {
-    const id = (await load()).id;
-    for (let i = 0; i < CAS_RETRIES; i++) {
-      const job = await load();
+    let job = await load();
+    for (let i = 0; i < CAS_RETRIES; i++, job = await load()) {
       const advance = applyEvent(upgradeSnapshot(job.machineVersion, job.snapshot), event);
       const at = new Date().toISOString();
       const transitions: TransitionRecord[] = advance.transitions.map((t) => ({ ...t, at, attempt: 0 }));
@@ -131,6 +130,6 @@ export class JobsService {
       await this.dispatcher.dispatch(committed);
       return committed;
     }
-    throw new ConcurrentUpdateError(id);
+    throw new ConcurrentUpdateError(job.id);
   }
 }

@@ -62,33 +62,27 @@ export interface StatechartLabeller {
   fallbackLabel?(eventType: string, previousGuards: string[]): string | undefined;
 }
 
-/** A guard as a call expression: `name` or `name('a', 2)`. */
-export function guardExpression(guard: unknown): string | null {
+/**
+ * A guard as text: `name`, or `name(a, 2)` for parameterised guards. With `quoted`, string
+ * parameters are quoted (`name('a', 2)`), a call expression as SCXML `cond` wants it.
+ */
+export function guardText(guard: unknown, quoted = false): string | null {
   if (guard === undefined || guard === null) return null;
   if (typeof guard === 'string') return guard;
   if (typeof guard === 'function') return guard.name || 'anonymous';
   const g = guard as { type?: unknown; params?: unknown };
   if (typeof g.type !== 'string') return 'guard';
   if (g.params && typeof g.params === 'object' && !Array.isArray(g.params)) {
-    const values = Object.values(g.params as Record<string, unknown>).map((v) => (typeof v === 'string' ? `'${v.replace(/'/g, "\\'")}'` : JSON.stringify(v)));
+    const values = Object.values(g.params as Record<string, unknown>).map((v) =>
+      typeof v !== 'string' ? JSON.stringify(v) : quoted ? `'${v.replace(/'/g, "\\'")}'` : v,
+    );
     return values.length ? `${g.type}(${values.join(', ')})` : g.type;
   }
   return g.type;
 }
 
-/** Text of a guard: `name` or `name(param, …)` for parameterised guards. */
-export function guardText(guard: unknown): string | null {
-  if (guard === undefined || guard === null) return null;
-  if (typeof guard === 'string') return guard;
-  if (typeof guard === 'function') return guard.name || 'anonymous';
-  const g = guard as { type?: unknown; params?: unknown };
-  if (typeof g.type !== 'string') return 'guard';
-  if (g.params && typeof g.params === 'object' && !Array.isArray(g.params)) {
-    const values = Object.values(g.params as Record<string, unknown>).map((v) => (typeof v === 'string' ? v : JSON.stringify(v)));
-    return values.length ? `${g.type}(${values.join(', ')})` : g.type;
-  }
-  return g.type;
-}
+/** {@link guardText} with quoted string parameters. */
+export const guardExpression = (guard: unknown): string | null => guardText(guard, true);
 
 interface NodeLike {
   id: string;

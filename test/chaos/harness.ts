@@ -21,7 +21,6 @@ import { Queue } from 'bullmq';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import Redis from 'ioredis';
@@ -35,6 +34,7 @@ import { redisOptionsFromUrl } from '../../src/queues/redis-connection';
 import { pendingStage } from '../../src/jobs/pending-stage';
 import { STAGE_QUEUE, stageMessageId } from '../../src/queues/stage-queues';
 import { machineFor, ok } from '../support/machine-drivers';
+import { freePort } from '../../scripts/lib/free-port';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const TENANT = 'chaos';
@@ -58,17 +58,7 @@ export async function poll<T>(check: () => Promise<T | undefined>, timeoutMs: nu
   }
 }
 
-/** A port the OS considers free on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 /* ------------------------------------------------------------------------------------------ */
 /* build                                                                                        */
