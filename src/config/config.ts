@@ -42,6 +42,13 @@ export const configSchema = z.object({
   CONCURRENCY_PR_OPEN: int(4, 1),
   /** Records a worker keeps from its own commits, so the next stage in that process skips one read (0 = off). */
   STAGE_RECORD_CACHE_SIZE: int(1000, 0),
+  /**
+   * Stages one delivery may run after its own, in process, when this process also serves the next
+   * stage (continuation: no queue hop, no read; each stage still commits with compare-and-set).
+   * 0 = off: every stage is its own BullMQ message, and per-stage CONCURRENCY_* caps count agent
+   * calls exactly (with continuation a continued call runs in the delivering message's slot).
+   */
+  STAGE_CONTINUE_MAX: int(8, 0),
   /** A stage's agent call is aborted after this many ms and counts as a failed attempt (0 = no limit). */
   STAGE_TIMEOUT_MS: int(0),
   /** A job not finished this many ms after submission goes to FAILED with JOB_DEADLINE_EXCEEDED (0 = none). */

@@ -8,6 +8,20 @@ export interface StageMessage {
   stage: Stage;
   /** The job's version when the message was sent; a worker drops it if the job moved on. */
   version: number;
+  /**
+   * Attempts of this stage already made in process before the message was sent (a stage run by
+   * continuation that failed transiently, see StageRunner); absent = 0. The message's own BullMQ
+   * attempts are the rest: attempt numbers and the machine's attempts-left guard count both.
+   */
+  attemptsBefore?: number;
+}
+
+/** How to send one stage message. */
+export interface DispatchOptions {
+  /** See {@link StageMessage.attemptsBefore}; the message gets `STAGE_ATTEMPTS - attemptsBefore` attempts. */
+  attemptsBefore?: number;
+  /** Delay before the message can run, ms (a retry's backoff). */
+  delayMs?: number;
 }
 
 /**
@@ -19,7 +33,7 @@ export abstract class StageDispatcher {
    * Sends the message for the stage `job` waits for, if any (none in final states, FAILED or a
    * PR waiting for MARK_COMPLETED). Idempotent. @throws DependencyUnavailableError.
    */
-  abstract dispatch(job: JobRecord): Promise<StageMessage | null>;
+  abstract dispatch(job: JobRecord, options?: DispatchOptions): Promise<StageMessage | null>;
   /**
    * Schedules the job's deadline check at `at` (kept in Redis as a delayed message, so it fires
    * when a worker is back even if none was alive at that moment). Idempotent per job.

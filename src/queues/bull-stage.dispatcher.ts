@@ -6,7 +6,7 @@ import type { Stage } from '../lifecycle/job.types';
 import { DependencyUnavailableError } from '../jobs/job.errors';
 import type { JobRecord } from '../jobs/job.record';
 import { pendingStage } from '../jobs/pending-stage';
-import { StageDispatcher, type DeadlineMessage, type StageMessage } from '../jobs/stage-dispatcher.port';
+import { StageDispatcher, type DeadlineMessage, type DispatchOptions, type StageMessage } from '../jobs/stage-dispatcher.port';
 import { withTimeout } from './redis-connection';
 import { DEADLINE_QUEUE, STAGE_QUEUE, stageMessageId } from './stage-queues';
 
@@ -48,15 +48,18 @@ export class BullStageDispatcher extends StageDispatcher {
     return this.queues[stage];
   }
 
-  async dispatch(job: JobRecord): Promise<StageMessage | null> {
+  async dispatch(job: JobRecord, options: DispatchOptions = {}): Promise<StageMessage | null> {
     const stage = pendingStage(job);
     if (!stage) return null;
+    const attemptsBefore = options.attemptsBefore ?? 0;
     const message: StageMessage = { jobId: job.id, tenantId: job.tenantId, stage, version: job.version };
+    if (attemptsBefore > 0) message.attemptsBefore = attemptsBefore;
     try {
       await withTimeout(
         this.queues[stage].add(stage, message, {
           jobId: stageMessageId(job.id, stage, job.version),
-          attempts: this.config.STAGE_ATTEMPTS,
+          attempts: Math.max(1, this.config.STAGE_ATTEMPTS - attemptsBefore),
+          ...(options.delayMs ? { delay: options.delayMs } : {}),
           backoff: { type: 'exponential', delay: this.config.STAGE_BACKOFF_MS },
           removeOnComplete: { age: 24 * 3600, count: 10_000 },
           removeOnFail: false,

@@ -13,6 +13,8 @@ export type AbortCause = 'cancelled' | 'shutdown';
 export class RunningCalls {
   private readonly running = new Map<string, Set<AbortController>>();
   private readonly causes = new WeakMap<AbortController, AbortCause>();
+  /** Set when the process starts shutting down: stage runs stop continuing to the next stage. */
+  closing = false;
 
   /** Why `controller` was aborted by {@link abort} / {@link abortAll}, if it was. */
   causeOf(controller: AbortController): AbortCause | undefined {

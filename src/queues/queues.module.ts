@@ -12,7 +12,7 @@ import { STAGE_PROCESSORS } from './stage.processors';
 import { DEADLINE_QUEUE, STAGE_QUEUE } from './stage-queues';
 import { StageRunner } from './stage-runner';
 import { Sweeper } from './sweeper';
-import { STAGE_PROCESSOR_INSTANCES, WorkerLauncher } from './worker-launcher';
+import { SERVED_STAGES, STAGE_PROCESSOR_INSTANCES, WorkerLauncher } from './worker-launcher';
 
 /**
  * Refuses to start when a state of the statechart invokes an actor but has no stage (and so no
@@ -47,6 +47,7 @@ export class QueuesModule {
       RecentCommits,
       RedisCancellationBus,
       { provide: CancellationBus, useExisting: RedisCancellationBus },
+      { provide: SERVED_STAGES, useValue: [...options.workers] },
       StageRunner,
       ...processors,
       { provide: STAGE_PROCESSOR_INSTANCES, inject: processors, useFactory: (...instances: unknown[]) => instances },

@@ -21,6 +21,8 @@ import { StageDispatcher, type StageMessage } from '../jobs/stage-dispatcher.por
 import { AdmissionControl } from '../tenants/admission-control';
 import { RunningCalls } from './cancellation';
 import { RecentCommits } from './recent-commits';
+import { SERVED_STAGES } from './worker-launcher';
+import type { JobRecord } from '../jobs/job.record';
 
 /** What happened to one stage message. */
 export type StageOutcome =
@@ -45,10 +47,18 @@ function stageFault(e: unknown, stage: Stage, attempt: number, maxAttempts: numb
   return { code: 'AGENT_ERROR', message, stage, attempt, maxAttempts, retryable: true };
 }
 
+/** What one stage run came to. */
+type Step =
+  | { kind: 'committed'; stage: Stage; record: JobRecord }
+  | { kind: 'lost'; stage: Stage }
+  | { kind: 'retry'; fault: StageFault }
+  | { kind: 'aborted' };
+
 /**
  * The body of every stage processor: load the job, rehydrate its actor from the persisted
  * snapshot with this stage's agent-backed actor, run it until the machine leaves the stage,
- * commit with compare-and-set, and send the next stage's message. Holds no business rules: the
+ * commit with compare-and-set, then continue with the next stage in process or send its message.
+ * Holds no business rules: the
  * statechart decides every transition.
  */
 @Injectable()
@@ -64,22 +74,31 @@ export class StageRunner {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly admission: AdmissionControl,
     private readonly recent: RecentCommits,
+    @Inject(SERVED_STAGES) private readonly served: Stage[],
   ) {}
 
   /**
-   * Processes one stage message.
+   * Processes one stage message, then continues in process (see {@link continueTo}).
    * @throws Error for a transient fault with attempts left, including a STAGE_TIMEOUT_MS timeout
    *   (BullMQ retries with backoff); UnrecoverableError when the job landed in FAILED (the
-   *   message stays in the failed set, the dead letter) or its snapshot has an unknown machine
-   *   version; DelayedError when the worker shuts down mid-call (the message is released to run
-   *   again at once elsewhere, without spending an attempt), or when the tenant is at its
+   *   message stays in the failed set, the dead letter; for a continued stage it is the message
+   *   that started the run, and its failedReason names the stage) or its snapshot has an unknown
+   *   machine version; DelayedError when the worker shuts down mid-call (the message is released
+   *   to run again at once elsewhere, without spending an attempt), or when the tenant is at its
    *   active-job limit (the QUEUED job's planning message waits TENANT_LIMIT_RETRY_MS).
    */
   async process(stage: Stage, job: Job<StageMessage>, token?: string, signal?: AbortSignal): Promise<StageOutcome> {
     const message = job.data;
     // The record this process committed at this version, else a read (see RecentCommits).
     const record = this.recent.take(message.jobId, message.version) ?? (await this.jobs.findById(message.jobId));
-    if (!record || record.version !== message.version || pendingStage(record) !== stage) return 'stale';
+    if (!record) return 'stale';
+    if (record.version !== message.version || pendingStage(record) !== stage) {
+      // A late or duplicate delivery. If it started a continuation that stopped without sending
+      // the next message (the process died mid-run), this redelivery is what recovers the job:
+      // send the message of the stage the job now waits for (idempotent, `<jobId>-<stage>-<version>`).
+      if (record.version > message.version) await this.dispatcher.dispatch(record);
+      return 'stale';
+    }
     if (record.state === 'QUEUED') {
       // Tenant active-job limit: not admitted yet → wait in QUEUED, without spending an attempt.
       const admission = await this.admission.admit(record);
@@ -89,6 +108,79 @@ export class StageRunner {
       }
     }
 
+    const before = message.attemptsBefore ?? 0;
+    const controller = new AbortController();
+    const onOuterAbort = () => controller.abort(signal?.reason ?? new Error('worker aborted the job'));
+    signal?.addEventListener('abort', onOuterAbort, { once: true });
+    // One controller for the whole run: a cancel between two continued stages aborts the next one.
+    const untrack = this.running.track(record.id, controller);
+    try {
+      let current = record;
+      let step = await this.runOnce(stage, current, job.attemptsMade + 1 + before, (job.opts.attempts ?? 1) + before, controller);
+      for (let continued = 0; ; continued++) {
+        if (step.kind === 'aborted') {
+          if (this.running.causeOf(controller) === 'shutdown' || (signal?.aborted ?? false)) {
+            if (continued === 0) {
+              // Release the message without spending an attempt; another worker takes it.
+              if (token) await job.moveToDelayed(Date.now(), token);
+              throw new DelayedError('released on shutdown');
+            }
+            await this.dispatcher.dispatch(current); // the continued stage becomes a message again
+            return 'committed';
+          }
+          return continued === 0 ? 'conflict' : 'committed'; // cancelled: the cancel's commit won
+        }
+        if (step.kind === 'retry') {
+          const { fault } = step;
+          this.log.warn(`job ${current.id} ${fault.stage} attempt ${fault.attempt}/${fault.maxAttempts} failed: ${fault.message}`);
+          if (continued === 0) throw new Error(`${fault.code}: ${fault.message}`);
+          // A continued stage has no message to retry: send one that knows this attempt was made.
+          await this.dispatcher.dispatch(current, { attemptsBefore: fault.attempt, delayMs: this.config.STAGE_BACKOFF_MS * 2 ** (fault.attempt - 1) });
+          return 'committed';
+        }
+        if (step.kind === 'lost') {
+          // A duplicate delivery (e.g. this worker stalled and another re-ran the stage) or a cancel won.
+          this.log.log(`job ${current.id} ${step.stage}: commit at version ${current.version} lost the compare-and-set; result discarded`);
+          return continued === 0 ? 'conflict' : 'committed';
+        }
+        const committed = step.record;
+        if (committed.state === 'FAILED') {
+          const where = continued === 0 ? '' : ` (in ${step.stage}, continued from ${stage})`;
+          throw new UnrecoverableError(`${committed.error?.code ?? 'FAILED'}: ${committed.error?.message ?? ''}${where}`);
+        }
+        const next = this.continueTo(committed, continued, controller);
+        if (!next) {
+          if (pendingStage(committed)) this.recent.remember(committed); // else no message will ask for it
+          await this.dispatcher.dispatch(committed);
+          return 'committed';
+        }
+        current = committed;
+        step = await this.runOnce(next, current, 1, this.config.STAGE_ATTEMPTS, controller);
+      }
+    } finally {
+      untrack();
+      signal?.removeEventListener('abort', onOuterAbort);
+    }
+  }
+
+  /**
+   * Continuation: the stage `committed` waits for, when this run may go on to it in process —
+   * this process serves that stage, fewer than STAGE_CONTINUE_MAX stages were continued, the
+   * process is not shutting down and the job was not cancelled. Else null: the runner sends the
+   * stage's message instead. The continued stage starts at attempt 1 from the committed record
+   * (no read), and its commit is the same compare-and-set as from a message. If the process dies
+   * meanwhile, the message that started the run stalls and is redelivered; finding the job ahead
+   * of it, that delivery sends the pending stage's message (see process).
+   */
+  private continueTo(committed: JobRecord, continued: number, controller: AbortController): Stage | null {
+    const next = pendingStage(committed);
+    if (!next || continued >= this.config.STAGE_CONTINUE_MAX || !this.served.includes(next)) return null;
+    if (this.running.closing || controller.signal.aborted) return null;
+    return next;
+  }
+
+  /** Runs `stage` of `record` once and commits the result with compare-and-set. */
+  private async runOnce(stage: Stage, record: JobRecord, attempt: number, maxAttempts: number, controller: AbortController): Promise<Step> {
     let snapshot;
     try {
       snapshot = upgradeSnapshot(record.machineVersion, record.snapshot);
@@ -96,59 +188,24 @@ export class StageRunner {
       if (e instanceof UnknownMachineVersionError) throw new UnrecoverableError(`${e.code}: ${e.message}`);
       throw e;
     }
-
-    const attempt = job.attemptsMade + 1;
-    const maxAttempts = job.opts.attempts ?? 1;
-    const controller = new AbortController();
-    const onOuterAbort = () => controller.abort(signal?.reason ?? new Error('worker aborted the job'));
-    signal?.addEventListener('abort', onOuterAbort, { once: true });
-    const untrack = this.running.track(record.id, controller);
-
-    try {
-      const machine = jobMachine.provide({
-        actors: {
-          [STAGE_ACTOR_ID[stage]]: this.stageActor(stage, attempt, maxAttempts, controller.signal, () =>
-            controller.signal.aborted ? 'external' : null,
-          ),
-        },
-      });
-      const run = await runStage(machine, snapshot, stage);
-      if (controller.signal.aborted) {
-        if (this.running.causeOf(controller) === 'shutdown' || (signal?.aborted ?? false)) {
-          // Release the message without spending an attempt; another worker takes it.
-          if (token) await job.moveToDelayed(Date.now(), token);
-          throw new DelayedError('released on shutdown');
-        }
-        return 'conflict'; // cancelled: the cancel's commit already won; discard this result
-      }
-      if (run.kind === 'retry') {
-        this.log.warn(`job ${record.id} ${stage} attempt ${attempt}/${maxAttempts} failed: ${run.fault.message}`);
-        throw new Error(`${run.fault.code}: ${run.fault.message}`);
-      }
-      const at = new Date().toISOString();
-      const transitions: TransitionRecord[] = run.transitions.map((t) => ({ ...t, at, attempt }));
-      const committed = await this.jobs.commit(record, {
-        state: run.state,
-        snapshot: run.snapshot,
-        machineVersion: JOB_MACHINE_VERSION,
-        error: run.context.error,
-        transitions,
-      });
-      if (!committed) {
-        // A duplicate delivery (e.g. this worker stalled and another re-ran the stage) or a cancel won.
-        this.log.log(`job ${record.id} ${stage} attempt ${attempt}: commit at version ${record.version} lost the compare-and-set; result discarded`);
-        return 'conflict';
-      }
-      if (pendingStage(committed)) this.recent.remember(committed); // else no message will ask for it
-      await this.dispatcher.dispatch(committed);
-      if (committed.state === 'FAILED') {
-        throw new UnrecoverableError(`${committed.error?.code ?? 'FAILED'}: ${committed.error?.message ?? ''}`);
-      }
-      return 'committed';
-    } finally {
-      untrack();
-      signal?.removeEventListener('abort', onOuterAbort);
-    }
+    const machine = jobMachine.provide({
+      actors: {
+        [STAGE_ACTOR_ID[stage]]: this.stageActor(stage, attempt, maxAttempts, controller.signal, () => (controller.signal.aborted ? 'external' : null)),
+      },
+    });
+    const run = await runStage(machine, snapshot, stage);
+    if (controller.signal.aborted) return { kind: 'aborted' };
+    if (run.kind === 'retry') return { kind: 'retry', fault: run.fault };
+    const at = new Date().toISOString();
+    const transitions: TransitionRecord[] = run.transitions.map((t) => ({ ...t, at, attempt }));
+    const committed = await this.jobs.commit(record, {
+      state: run.state,
+      snapshot: run.snapshot,
+      machineVersion: JOB_MACHINE_VERSION,
+      error: run.context.error,
+      transitions,
+    });
+    return committed ? { kind: 'committed', stage, record: committed } : { kind: 'lost', stage };
   }
 
   /** The invoked actor of `stage`: calls the agent (or the PR gateway) and maps its errors to faults. */

@@ -53,6 +53,7 @@ export class WorkerLauncher implements OnApplicationBootstrap, BeforeApplication
 
   async beforeApplicationShutdown(signal?: string): Promise<void> {
     if (!this.processors.length) return;
+    this.running.closing = true;
     this.log.log(`shutting down (${signal ?? 'close'}): no new messages; running calls have ${this.config.SHUTDOWN_GRACE_MS} ms`);
     const timer = setTimeout(() => {
       const n = this.running.abortAll('worker shutting down');

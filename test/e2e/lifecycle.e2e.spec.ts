@@ -79,15 +79,17 @@ describe('job lifecycle over HTTP (real workers, Redis, MongoDB-wire)', () => {
     expect(path(job.history)).toEqual(['QUEUED', 'PLANNING', 'CODING', 'REVIEWING', 'PR_OPEN', 'COMPLETED']);
   });
 
-  it('a permanent failure ends in FAILED with the error, and the stage message stays in the failed set', async () => {
+  it('a permanent failure ends in FAILED with the error, and the message that ran the stage stays in the failed set', async () => {
     const id = await submit(5, 'mock: fail=coding');
     const job = await waitForState(t, id, ['FAILED']);
     expect(job.error).toEqual({ code: 'MOCK_PERMANENT_FAILURE', message: expect.stringContaining('coding'), stage: 'coding' });
     expect(t.calls.filter((c) => c.jobId === id && c.stage === 'coding')).toHaveLength(1);
-    const coding = t.queues.find((q) => q.name === STAGE_QUEUE.coding)!;
     await drainQueues(t.queues);
-    const message = await coding.getJob(`${id}-coding-1`);
-    expect(await message!.getState()).toBe('failed');
+    // With continuation (STAGE_CONTINUE_MAX > 0, the default) coding ran in the planning
+    // message's delivery, so that message is the dead letter, and its reason names the stage.
+    const failed = (await Promise.all(t.queues.map((q) => q.getFailed()))).flat().filter((m) => m.data?.jobId === id);
+    expect(failed.map((m) => m.id)).toEqual([`${id}-planning-0`]);
+    expect(failed[0].failedReason).toMatch(/^MOCK_PERMANENT_FAILURE: .*coding.* \(in coding, continued from planning\)$/);
     const res = await t.http.get(`/jobs/${id}`).set(tenant).expect(200);
     expect(res.body.acceptedEvents).toEqual(['START_CODING', 'RETRY', 'MARK_CANCELLED']);
   });
