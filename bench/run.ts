@@ -46,7 +46,7 @@ import {
   sum,
   type RedisServer,
 } from './lib/measure';
-import { BaselineSystem, OrchestratorSystem, queueEvents, type BenchSystem } from './lib/systems';
+import { BaselineSystem, Completions, OrchestratorSystem, type BenchSystem } from './lib/systems';
 import { totalCpuMs, type WorkerStats } from './lib/workers';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -122,6 +122,7 @@ async function saturated(ctx: Context, system: BenchSystem, n: number, parallel:
     redisCpu: procCpuMs(ctx.redisServer.pid),
     mongoCpu: procCpuMs(ctx.mongoPid),
   };
+  const completions = await Completions.open(system, ctx.redisServer.url);
   const t0 = performance.now();
   let next = 0;
   let stop = false;
@@ -133,15 +134,10 @@ async function saturated(ctx: Context, system: BenchSystem, n: number, parallel:
     }
   });
   let done = 0;
-  let failed = 0;
-  let polls = 0;
   let timedOut = false;
   const deadline = t0 + maxS * 1000;
   for (;;) {
-    const c = await system.lastQueue.getJobCounts('completed', 'failed');
-    polls++;
-    done = c.completed;
-    failed = c.failed;
+    done = completions.count;
     if (done >= n - submitErrors && next >= n) break;
     if (performance.now() > deadline) {
       timedOut = true;
@@ -152,6 +148,9 @@ async function saturated(ctx: Context, system: BenchSystem, n: number, parallel:
   const seconds = (performance.now() - t0) / 1000;
   stop = true;
   await Promise.all(submitters);
+  await completions.close();
+  let failed = 0;
+  for (const q of system.completionQueues) failed += (await q.getJobCounts('failed')).failed;
   const submitted = next;
   const after = {
     workers: await workerStats(system),
@@ -165,6 +164,7 @@ async function saturated(ctx: Context, system: BenchSystem, n: number, parallel:
   const mongoOps = addCounts(diffCounts(workerMongo(after.workers), workerMongo(before.workers)), diffCounts(after.producerMongo, before.producerMongo));
   const redisCmds = diffCounts(after.redisCmds, before.redisCmds);
   delete redisCmds.info; // the bench's own INFO calls
+  delete redisCmds.xread; // the bench's QueueEvents (workers do not read event streams)
   const completedInStore = await system.verifyCompleted();
   // Per-lifecycle costs divide by completed lifecycles (work on unfinished ones is charged to them:
   // conservative when a repetition timed out).
@@ -188,7 +188,7 @@ async function saturated(ctx: Context, system: BenchSystem, n: number, parallel:
     mongoServerCpuMsPerLifecycle: round((after.mongoCpu - before.mongoCpu) / n, 3),
     mongoOpsPerLifecycle: round(sum(mongoOps) / n, 2),
     mongoOpsByCommand: Object.fromEntries(Object.entries(mongoOps).map(([k, v]) => [k, round(v / n, 2)])),
-    redisCommandsPerLifecycle: round((sum(redisCmds) - polls * 2) / n, 1),
+    redisCommandsPerLifecycle: round(sum(redisCmds) / n, 1),
     redisEvalshaPerLifecycle: round(((redisCmds.evalsha ?? 0) + (redisCmds.eval ?? 0)) / n, 2),
     redisTopCommands: top,
   };
@@ -211,7 +211,6 @@ interface LatencyResult {
 /** Open loop: one lifecycle every 1/rate s for `seconds`, whatever completes; latency from the scheduled start. */
 async function latency(ctx: Context, system: BenchSystem, rate: number, seconds: number): Promise<LatencyResult> {
   await system.reset();
-  const events = await queueEvents(system.lastQueue, ctx.redisServer.url);
   const started = new Map<string, number>();
   const early = new Map<string, number>();
   const latencies: number[] = [];
@@ -226,10 +225,7 @@ async function latency(ctx: Context, system: BenchSystem, rate: number, seconds:
     latencies.push(at - t);
     if (latencies.length >= total - submitErrors) resolveAll();
   };
-  events.on('completed', ({ jobId, returnvalue }) => {
-    const key = system.lifecycleOf(jobId, returnvalue);
-    if (key) finish(key, performance.now());
-  });
+  const events = await Completions.open(system, ctx.redisServer.url, finish);
   const interval = 1000 / rate;
   const t0 = performance.now();
   const submissions: Promise<void>[] = [];
@@ -295,7 +291,6 @@ async function volume(ctx: Context, system: OrchestratorSystem, maxJobs: number,
   await system.reset();
   const worker = system.workers[0];
   const idle = await worker.stats();
-  const events = await queueEvents(system.lastQueue, ctx.redisServer.url);
   let submitted = 0;
   let completed = 0;
   let stopSubmitting = false;
@@ -312,8 +307,7 @@ async function volume(ctx: Context, system: OrchestratorSystem, maxJobs: number,
       submitOne(); // keep the window full
     });
   };
-  events.on('completed', ({ jobId, returnvalue }) => {
-    if (!system.lifecycleOf(jobId, returnvalue)) return;
+  const events = await Completions.open(system, ctx.redisServer.url, () => {
     completed++;
     if (performance.now() - t0 > maxSeconds * 1000) stopSubmitting = true;
     submitOne();

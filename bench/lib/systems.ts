@@ -2,6 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { Queue, QueueEvents } from 'bullmq';
 import type { MongoClient } from 'mongodb';
 import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { WorkerProcess, type WorkerStats } from './workers';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -19,11 +20,11 @@ export interface SystemOptions {
 /** Something the bench can drive: lifecycles in, completions out. */
 export interface BenchSystem {
   readonly name: string;
-  /** The queue whose completed messages are the completed lifecycles. */
-  readonly lastQueue: Queue;
+  /** The queues whose completed messages can end a lifecycle (see {@link lifecycleOf}). */
+  readonly completionQueues: Queue[];
   /** Starts one lifecycle. @returns its key (see {@link lifecycleOf}). */
   submit(i: number): Promise<string>;
-  /** The lifecycle key of a completed message of {@link lastQueue}, or undefined when it does not end one. */
+  /** The lifecycle key of a completed message of {@link completionQueues}, or undefined when it does not end one. */
   lifecycleOf(messageId: string, returnvalue: unknown): string | undefined;
   /** Spawns `n` worker processes and waits until they run. */
   startWorkers(n: number): Promise<WorkerProcess[]>;
@@ -48,6 +49,37 @@ export async function queueEvents(queue: Queue, redisUrl: string): Promise<Queue
   const ev = new QueueEvents(queue.name, { connection: redisConnection(redisUrl), prefix: queue.opts.prefix, autorun: true });
   await ev.waitUntilReady();
   return ev;
+}
+
+/**
+ * Counts finished lifecycles from the `completed` events of a system's completion queues (one
+ * QueueEvents each), calling `onDone(key, at)` once per lifecycle, `at` from performance.now().
+ */
+export class Completions {
+  readonly done = new Set<string>();
+  private constructor(private readonly events: QueueEvents[]) {}
+
+  static async open(system: BenchSystem, redisUrl: string, onDone?: (key: string, at: number) => void): Promise<Completions> {
+    const events = await Promise.all(system.completionQueues.map((q) => queueEvents(q, redisUrl)));
+    const c = new Completions(events);
+    for (const ev of events) {
+      ev.on('completed', ({ jobId, returnvalue }) => {
+        const key = system.lifecycleOf(jobId, returnvalue);
+        if (!key || c.done.has(key)) return;
+        c.done.add(key);
+        onDone?.(key, performance.now());
+      });
+    }
+    return c;
+  }
+
+  get count(): number {
+    return this.done.size;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.events.map((e) => e.close()));
+  }
 }
 
 /**
@@ -78,6 +110,7 @@ export class BaselineSystem implements BenchSystem {
   readonly name: string;
   readonly queues: Queue[];
   readonly lastQueue: Queue;
+  readonly completionQueues: Queue[];
   workers: WorkerProcess[] = [];
   private readonly jobOptions = {
     attempts: 3,
@@ -96,6 +129,7 @@ export class BaselineSystem implements BenchSystem {
     const connection = redisConnection(opts.redisUrl);
     this.queues = Array.from({ length: stages }, (_, k) => new Queue(`s${k + 1}`, { connection, prefix }));
     this.lastQueue = this.queues[stages - 1];
+    this.completionQueues = [this.lastQueue];
   }
 
   async submit(): Promise<string> {
@@ -168,7 +202,8 @@ export function monitoredUri(uri: string): string {
 export class OrchestratorSystem implements BenchSystem {
   readonly name = 'orchestrator';
   readonly queues: Queue[];
-  readonly lastQueue: Queue;
+  /** Every stage queue: with continuation, the delivery that ends a lifecycle can be any stage's. */
+  readonly completionQueues: Queue[];
   workers: WorkerProcess[] = [];
   private app?: INestApplication;
   private jobsService?: InstanceType<JobsServiceModule['JobsService']>;
@@ -185,7 +220,7 @@ export class OrchestratorSystem implements BenchSystem {
     const { STAGE_QUEUE } = require(path.join(DIST, 'queues/stage-queues')) as StageQueuesModule;
     const connection = redisConnection(opts.redisUrl);
     this.queues = STAGES.map((s) => new Queue(STAGE_QUEUE[s], { connection, prefix }));
-    this.lastQueue = this.queues[this.queues.length - 1];
+    this.completionQueues = this.queues;
   }
 
   private workerEnv(): Record<string, string> {
@@ -225,9 +260,17 @@ export class OrchestratorSystem implements BenchSystem {
     return job.id;
   }
 
-  lifecycleOf(messageId: string, returnvalue: unknown): string | undefined {
-    if (returnvalue !== 'committed') return undefined;
-    return messageId.replace(/-pr-open-\d+$/, '');
+  /** The job id when the delivery's last commit left the job COMPLETED (its StageResult). */
+  lifecycleOf(_messageId: string, returnvalue: unknown): string | undefined {
+    let r = returnvalue as { outcome?: string; state?: string; jobId?: string } | null;
+    if (typeof returnvalue === 'string') {
+      try {
+        r = JSON.parse(returnvalue) as typeof r;
+      } catch {
+        return undefined;
+      }
+    }
+    return r?.outcome === 'committed' && r.state === 'COMPLETED' ? r.jobId : undefined;
   }
 
   async startWorkers(n: number): Promise<WorkerProcess[]> {

@@ -13,7 +13,7 @@ import {
 } from '../agents/agent.port';
 import { jobMachine, JOB_MACHINE_VERSION } from '../lifecycle/job.machine';
 import { runStage } from '../lifecycle/job.runtime';
-import { STAGE_ACTOR_ID, type Stage, type StageFault, type StageInput, type TransitionRecord } from '../lifecycle/job.types';
+import { STAGE_ACTOR_ID, type JobState, type Stage, type StageFault, type StageInput, type TransitionRecord } from '../lifecycle/job.types';
 import { upgradeSnapshot, UnknownMachineVersionError } from '../lifecycle/snapshot-migrations';
 import { JobRepository } from '../jobs/job.repository';
 import { pendingStage } from '../jobs/pending-stage';
@@ -45,6 +45,19 @@ function stageFault(e: unknown, stage: Stage, attempt: number, maxAttempts: numb
   }
   const message = e instanceof Error ? e.message : String(e);
   return { code: 'AGENT_ERROR', message, stage, attempt, maxAttempts, retryable: true };
+}
+
+/**
+ * What a delivery did: the processor's return value, kept with the completed message (and shown
+ * by Bull Board). `ran` lists the stages run (more than one with continuation); `state` and
+ * `version` are the job's after the last commit of this delivery (null when nothing committed).
+ */
+export interface StageResult {
+  outcome: StageOutcome;
+  jobId: string;
+  ran: Stage[];
+  state: JobState | null;
+  version: number | null;
 }
 
 /** What one stage run came to. */
@@ -87,17 +100,20 @@ export class StageRunner {
    *   to run again at once elsewhere, without spending an attempt), or when the tenant is at its
    *   active-job limit (the QUEUED job's planning message waits TENANT_LIMIT_RETRY_MS).
    */
-  async process(stage: Stage, job: Job<StageMessage>, token?: string, signal?: AbortSignal): Promise<StageOutcome> {
+  async process(stage: Stage, job: Job<StageMessage>, token?: string, signal?: AbortSignal): Promise<StageResult> {
     const message = job.data;
+    const ran: Stage[] = [];
+    let last: JobRecord | null = null;
+    const result = (outcome: StageOutcome): StageResult => ({ outcome, jobId: message.jobId, ran, state: last?.state ?? null, version: last?.version ?? null });
     // The record this process committed at this version, else a read (see RecentCommits).
     const record = this.recent.take(message.jobId, message.version) ?? (await this.jobs.findById(message.jobId));
-    if (!record) return 'stale';
+    if (!record) return result('stale');
     if (record.version !== message.version || pendingStage(record) !== stage) {
       // A late or duplicate delivery. If it started a continuation that stopped without sending
       // the next message (the process died mid-run), this redelivery is what recovers the job:
       // send the message of the stage the job now waits for (idempotent, `<jobId>-<stage>-<version>`).
       if (record.version > message.version) await this.dispatcher.dispatch(record);
-      return 'stale';
+      return result('stale');
     }
     if (record.state === 'QUEUED') {
       // Tenant active-job limit: not admitted yet → wait in QUEUED, without spending an attempt.
@@ -116,6 +132,7 @@ export class StageRunner {
     const untrack = this.running.track(record.id, controller);
     try {
       let current = record;
+      ran.push(stage);
       let step = await this.runOnce(stage, current, job.attemptsMade + 1 + before, (job.opts.attempts ?? 1) + before, controller);
       for (let continued = 0; ; continued++) {
         if (step.kind === 'aborted') {
@@ -126,9 +143,9 @@ export class StageRunner {
               throw new DelayedError('released on shutdown');
             }
             await this.dispatcher.dispatch(current); // the continued stage becomes a message again
-            return 'committed';
+            return result('committed');
           }
-          return continued === 0 ? 'conflict' : 'committed'; // cancelled: the cancel's commit won
+          return result(continued === 0 ? 'conflict' : 'committed'); // cancelled: the cancel's commit won
         }
         if (step.kind === 'retry') {
           const { fault } = step;
@@ -136,14 +153,15 @@ export class StageRunner {
           if (continued === 0) throw new Error(`${fault.code}: ${fault.message}`);
           // A continued stage has no message to retry: send one that knows this attempt was made.
           await this.dispatcher.dispatch(current, { attemptsBefore: fault.attempt, delayMs: this.config.STAGE_BACKOFF_MS * 2 ** (fault.attempt - 1) });
-          return 'committed';
+          return result('committed');
         }
         if (step.kind === 'lost') {
           // A duplicate delivery (e.g. this worker stalled and another re-ran the stage) or a cancel won.
           this.log.log(`job ${current.id} ${step.stage}: commit at version ${current.version} lost the compare-and-set; result discarded`);
-          return continued === 0 ? 'conflict' : 'committed';
+          return result(continued === 0 ? 'conflict' : 'committed');
         }
         const committed = step.record;
+        last = committed;
         if (committed.state === 'FAILED') {
           const where = continued === 0 ? '' : ` (in ${step.stage}, continued from ${stage})`;
           throw new UnrecoverableError(`${committed.error?.code ?? 'FAILED'}: ${committed.error?.message ?? ''}${where}`);
@@ -152,9 +170,10 @@ export class StageRunner {
         if (!next) {
           if (pendingStage(committed)) this.recent.remember(committed); // else no message will ask for it
           await this.dispatcher.dispatch(committed);
-          return 'committed';
+          return result('committed');
         }
         current = committed;
+        ran.push(next);
         step = await this.runOnce(next, current, 1, this.config.STAGE_ATTEMPTS, controller);
       }
     } finally {

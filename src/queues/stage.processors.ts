@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 import type { Job } from 'bullmq';
 import type { Stage } from '../lifecycle/job.types';
 import type { StageMessage } from '../jobs/stage-dispatcher.port';
-import { StageRunner, type StageOutcome } from './stage-runner';
+import { StageRunner, type StageResult } from './stage-runner';
 import { STAGE_QUEUE } from './stage-queues';
 
 /**
@@ -16,7 +16,7 @@ abstract class StageProcessor extends WorkerHost {
   constructor(private readonly runner: StageRunner) {
     super();
   }
-  process(job: Job<StageMessage>, token?: string, signal?: AbortSignal): Promise<StageOutcome> {
+  process(job: Job<StageMessage>, token?: string, signal?: AbortSignal): Promise<StageResult> {
     return this.runner.process(this.stage, job, token, signal);
   }
 }
