@@ -101,7 +101,18 @@ export class MongoJobRepository extends JobRepository {
   private readonly commits: Collection<CommitDocument>;
   private readonly admissions: Collection<{ _id: string; tenantId: string; at: Date }>;
 
-  constructor(private readonly db: Db) {
+  /** Ids of applied claims not deleted yet (see {@link deleteClaimLater}). */
+  private appliedClaims: string[] = [];
+  private claimTimer?: NodeJS.Timeout;
+
+  /**
+   * @param options.claimCleanupDelayMs how long an applied claim may wait to be deleted together
+   *   with others in one `deleteMany`, ms (0 = delete each at once). Default 50.
+   */
+  constructor(
+    private readonly db: Db,
+    private readonly options: { claimCleanupDelayMs?: number } = {},
+  ) {
     super();
     this.jobs = db.collection<JobDocument>('jobs');
     this.commits = db.collection<CommitDocument>('job_commits');
@@ -196,7 +207,7 @@ export class MongoJobRepository extends JobRepository {
       await this.commits.deleteOne({ _id: claimId });
       if (!ours) return null;
     } else {
-      await this.commits.deleteOne({ _id: claimId });
+      this.deleteClaimLater(claimId);
     }
     return {
       ...current,
@@ -208,6 +219,30 @@ export class MongoJobRepository extends JobRepository {
       version: set.version,
       updatedAt: set.updatedAt,
     };
+  }
+
+  /**
+   * An applied claim only has to be gone before the sweeper's grace period ends (until then it
+   * merely keeps refusing writers of a version the job has already left, which the version filter
+   * refuses anyway). So claims are deleted in batches: one `deleteMany` per
+   * `claimCleanupDelayMs` or per 100 claims, instead of one `deleteOne` — a write transaction on
+   * the server — per commit. A batch that fails, or is lost with the process, is deleted by
+   * {@link rollForwardStale}, which finds the job already past the claim's version.
+   */
+  private deleteClaimLater(claimId: string): void {
+    const delay = this.options.claimCleanupDelayMs ?? 50;
+    this.appliedClaims.push(claimId);
+    if (delay === 0 || this.appliedClaims.length >= 100) void this.flushClaims();
+    else this.claimTimer ??= setTimeout(() => void this.flushClaims(), delay).unref();
+  }
+
+  /** Deletes the applied claims waiting for {@link deleteClaimLater} now (call before closing the client). */
+  async flushClaims(): Promise<void> {
+    clearTimeout(this.claimTimer);
+    this.claimTimer = undefined;
+    const ids = this.appliedClaims.splice(0);
+    if (!ids.length) return;
+    await this.commits.deleteMany({ _id: { $in: ids } }).catch(() => undefined); // the sweeper deletes leftovers
   }
 
   async rollForwardStale(olderThanMs: number, limit: number): Promise<number> {

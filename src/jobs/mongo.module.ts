@@ -37,6 +37,7 @@ export class MongoModule implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    await this.repository.flushClaims();
     await this.client.close();
   }
 }

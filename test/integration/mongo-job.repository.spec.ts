@@ -22,6 +22,7 @@ describe('MongoJobRepository (real MongoDB-wire server)', () => {
     await repo.ensureIndexes();
   });
   afterAll(async () => {
+    await repo.flushClaims();
     await db.dropDatabase();
     await client.close();
   });
@@ -101,7 +102,34 @@ describe('MongoJobRepository (real MongoDB-wire server)', () => {
       expect(stored!.history).toHaveLength(1);
       expect(stored!.history[0]).toEqual(expect.objectContaining({ from: 'QUEUED', to: 'CANCELLED', event: 'MARK_CANCELLED', attempt: winners[0]!.history[0].attempt }));
     }
+    await repo.flushClaims();
     expect(await db.collection('job_commits').countDocuments()).toBe(0); // claims are cleaned up
+  });
+
+  it('applied claims are deleted later, in one batch; one lost with its process is deleted by the sweeper without effect', async () => {
+    const lazy = new MongoJobRepository(db, { claimCleanupDelayMs: 60_000 });
+    const { job } = await lazy.create(newJob());
+    const commitEvent = async (from: JobRecord, type: 'START_PLANNING' | 'MARK_CANCELLED') => {
+      const next = applyEvent(from.snapshot, { type });
+      const t = next.transitions.map((x) => ({ ...x, at: new Date().toISOString(), attempt: 1 }));
+      return lazy.commit(from, { state: next.state, snapshot: next.snapshot, machineVersion: JOB_MACHINE_VERSION, error: null, transitions: t });
+    };
+    const v1 = await commitEvent(job, 'START_PLANNING');
+    const v2 = await commitEvent(v1!, 'MARK_CANCELLED'); // the next version commits while the last claim still exists
+    expect(v2).toEqual(expect.objectContaining({ version: 2, state: 'CANCELLED' }));
+    const claims = db.collection('job_commits');
+    expect((await claims.find({ jobId: job.id }).toArray()).map((c) => c._id).sort()).toEqual([`${job.id}:0`, `${job.id}:1`]);
+    expect(await commitEvent(job, 'MARK_CANCELLED')).toBeNull(); // version 0 is still refused
+    await lazy.flushClaims();
+    expect(await claims.countDocuments({ jobId: job.id })).toBe(0);
+
+    // A batch that never ran (its process died): the sweeper finds the job past the claim, deletes it, applies nothing.
+    const v3 = await repo.create(newJob());
+    const applied = await commitEvent(v3.job, 'START_PLANNING');
+    await claims.updateOne({ _id: `${v3.job.id}:0` as never }, { $set: { at: new Date(Date.now() - 60_000) } });
+    expect(await repo.rollForwardStale(30_000, 100)).toBe(0);
+    expect(await claims.countDocuments({ jobId: v3.job.id })).toBe(0);
+    expect(await repo.findById(v3.job.id)).toEqual(expect.objectContaining({ version: 1, state: applied!.state, history: applied!.history }));
   });
 
   it('a commit whose writer died after claiming its version is rolled forward, once', async () => {
