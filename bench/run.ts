@@ -8,9 +8,13 @@
  * metadata, so Nest classes are never loaded from src/ here).
  *
  * Env (defaults fit the whole run in < 10 minutes on 2 cores):
- *   MONGODB_URI (required unless BENCH_FERRETDB_BIN), REDIS_URL (only with BENCH_DEDICATED_REDIS=0)
- *   BENCH_FERRETDB_BIN=…    start a private FerretDB (SQLite backend, fresh data dir) from this binary instead of MONGODB_URI
- *   BENCH_FERRETDB_SQLITE_PARAMS=…  appended to its --sqlite-url, e.g. '?_pragma=synchronous(normal)&_txlock=immediate'
+ *   BENCH_STORE=postgresql  the MongoDB-wire server: a private FerretDB (built by scripts/build-ferretdb.sh,
+ *                           or BENCH_FERRETDB_BIN) on a fresh PostgreSQL database at BENCH_POSTGRES_URL
+ *                           (default postgres://postgres@127.0.0.1:5432/postgres; the default store when psql reaches it);
+ *                           `sqlite`: the same FerretDB on SQLite files (the default when PostgreSQL is not there);
+ *                           `uri`: the server at MONGODB_URI (e.g. a real MongoDB)
+ *   BENCH_FERRETDB_SQLITE_PARAMS=…  appended to the SQLite backend's --sqlite-url, e.g. '?_pragma=synchronous(normal)'
+ *   REDIS_URL (only with BENCH_DEDICATED_REDIS=0)
  *   BENCH_RUNS=3            repetitions; every figure is the median
  *   BENCH_N=5000            lifecycles per saturated repetition (≤ 10000: BullMQ keeps 10000 completed)
  *   BENCH_SAT_MAX_S=30      a saturated repetition stops after this long; throughput = completed / elapsed
@@ -41,6 +45,7 @@ import {
   redisCommandStats,
   redisInfoField,
   sleep,
+  postgresReachable,
   startDedicatedFerretDb,
   startDedicatedRedis,
   sum,
@@ -67,6 +72,8 @@ const cfg = {
   volumeSeconds: int('BENCH_VOLUME_SECONDS', 90),
   volumeWindow: int('BENCH_VOLUME_WINDOW', 256),
   dedicatedRedis: (env.BENCH_DEDICATED_REDIS ?? '1') !== '0',
+  store: env.BENCH_STORE ?? '',
+  postgresUrl: env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
   ferretdbBin: env.BENCH_FERRETDB_BIN ?? '',
   ferretdbSqliteParams: env.BENCH_FERRETDB_SQLITE_PARAMS ?? '',
   label: env.BENCH_LABEL ?? '',
@@ -368,11 +375,25 @@ function medianRow<T extends object>(rows: T[]): T {
   return out as T;
 }
 
+/** The FerretDB binary scripts/build-ferretdb.sh builds (or finds in its cache): the last line it prints. */
+function ferretDbBinary(): string {
+  const out = execSync(`bash ${path.join(ROOT, 'scripts', 'build-ferretdb.sh')}`, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  return out.trim().split('\n').pop()!;
+}
+
 async function main(): Promise<void> {
   const began = performance.now();
-  const mongoServer = cfg.ferretdbBin ? await startDedicatedFerretDb(cfg.ferretdbBin, cfg.ferretdbSqliteParams) : undefined;
-  const mongoUri = mongoServer?.uri ?? env.MONGODB_URI;
-  if (!mongoUri) throw new Error('MONGODB_URI must be set (e.g. `npx tsx scripts/services.ts run -- npm run bench`), or BENCH_FERRETDB_BIN');
+  const store = cfg.store || (postgresReachable(cfg.postgresUrl) ? 'postgresql' : 'sqlite');
+  if (!['postgresql', 'sqlite', 'uri'].includes(store)) throw new Error(`BENCH_STORE must be postgresql, sqlite or uri, not ${store}`);
+  if (store === 'uri' && !env.MONGODB_URI) throw new Error('BENCH_STORE=uri needs MONGODB_URI');
+  const mongoServer =
+    store === 'uri'
+      ? undefined
+      : await startDedicatedFerretDb(
+          cfg.ferretdbBin || ferretDbBinary(),
+          store === 'postgresql' ? { handler: 'postgresql', postgresUrl: cfg.postgresUrl } : { handler: 'sqlite', sqliteParams: cfg.ferretdbSqliteParams },
+        );
+  const mongoUri = mongoServer?.uri ?? env.MONGODB_URI!;
   if (!fs.existsSync(path.join(ROOT, 'dist', 'main.js'))) throw new Error('dist/main.js missing: run `npm run build` (npm run bench does)');
 
   const redisServer: RedisServer = cfg.dedicatedRedis
@@ -420,7 +441,7 @@ async function main(): Promise<void> {
       nest: pkgVersion('@nestjs/core'),
       redis: await redisInfoField(redis, 'server', 'redis_version'),
       mongoWireServer: ferret.ferretdbVersion ? `FerretDB ${ferret.ferretdbVersion} (wire ${ferret.version})` : `MongoDB ${ferret.version}`,
-      mongoWireServerSetup: mongoServer ? `private: ${path.basename(cfg.ferretdbBin)} sqlite${cfg.ferretdbSqliteParams}` : 'MONGODB_URI',
+      mongoWireServerSetup: mongoServer?.setup ?? 'MONGODB_URI',
       nproc: os.availableParallelism(),
       cpu: os.cpus()[0]?.model ?? 'unknown',
       commit: execSync('git rev-parse --short HEAD', { cwd: ROOT, encoding: 'utf8' }).trim(),

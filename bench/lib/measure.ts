@@ -128,19 +128,46 @@ export interface MongoWireServer {
   stop(): Promise<void>;
 }
 
+/** The backend of a private FerretDB: SQLite files in a fresh directory, or a fresh PostgreSQL database. */
+export type FerretDbBackend = { handler: 'sqlite'; sqliteParams: string } | { handler: 'postgresql'; postgresUrl: string };
+
+/** Whether `psql` reaches the PostgreSQL server at `url` (a `postgres://` URL) within 5 s. */
+export function postgresReachable(url: string): boolean {
+  const r = spawnSync('psql', [url, '-XAtqc', 'select 1'], { encoding: 'utf8', timeout: 5000, env: { ...process.env, PGCONNECT_TIMEOUT: '3' } });
+  return r.status === 0 && r.stdout.trim() === '1';
+}
+
+function psql(url: string, sql: string): void {
+  const r = spawnSync('psql', [url, '-XAtq', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8', timeout: 30_000 });
+  if (r.status !== 0) throw new Error(`psql ${sql}: ${r.stderr || r.error?.message}`);
+}
+
 /**
- * Starts `bin --handler=sqlite` on a free port with a temporary data directory; `sqliteParams` is
- * appended to the SQLite URL (e.g. `?_pragma=synchronous(normal)&_txlock=immediate`).
+ * Starts a private FerretDB from `bin` on a free loopback port: with the SQLite backend in a fresh
+ * directory, or with the PostgreSQL backend in a fresh database (created with `psql`, dropped by
+ * `stop`). `setup` describes it for the results.
+ * @throws Error when it does not accept connections within 20 s.
  */
-export async function startDedicatedFerretDb(bin: string, sqliteParams: string): Promise<MongoWireServer> {
+export async function startDedicatedFerretDb(bin: string, backend: FerretDbBackend): Promise<MongoWireServer & { setup: string }> {
   const port = await freePort();
-  const debugPort = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aicd-bench-ferretdb-'));
-  const child = spawn(
-    bin,
-    ['--handler=sqlite', `--sqlite-url=file:${dir}/${sqliteParams}`, `--state-dir=${dir}`, `--listen-addr=127.0.0.1:${port}`, `--debug-addr=127.0.0.1:${debugPort}`, '--telemetry=disable', '--log-level=error'],
-    { stdio: 'ignore' },
-  );
+  let pgDb: string | undefined;
+  let backendArgs: string[];
+  let setup: string;
+  if (backend.handler === 'postgresql') {
+    pgDb = `aicd_bench_${process.pid}_${Date.now().toString(36)}`;
+    psql(backend.postgresUrl, `CREATE DATABASE ${pgDb}`);
+    const u = new URL(backend.postgresUrl);
+    u.pathname = `/${pgDb}`;
+    backendArgs = ['--handler=postgresql', `--postgresql-url=${u.toString()}`];
+    setup = `private FerretDB, PostgreSQL backend (${(await postgresVersion(backend.postgresUrl)) ?? 'PostgreSQL'})`;
+  } else {
+    backendArgs = ['--handler=sqlite', `--sqlite-url=file:${dir}/${backend.sqliteParams}`];
+    setup = `private FerretDB, SQLite backend${backend.sqliteParams}`;
+  }
+  const child = spawn(bin, [...backendArgs, `--state-dir=${dir}`, `--listen-addr=127.0.0.1:${port}`, '--debug-addr=-', '--telemetry=disable', '--log-level=error'], {
+    stdio: 'ignore',
+  });
   const uri = `mongodb://127.0.0.1:${port}`;
   const deadline = Date.now() + 20_000;
   for (;;) {
@@ -155,6 +182,7 @@ export async function startDedicatedFerretDb(bin: string, sqliteParams: string):
   return {
     uri,
     pid: child.pid,
+    setup,
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
@@ -163,8 +191,14 @@ export async function startDedicatedFerretDb(bin: string, sqliteParams: string):
         if (child.exitCode === null) child.kill('SIGKILL');
       }
       fs.rmSync(dir, { recursive: true, force: true });
+      if (pgDb && backend.handler === 'postgresql') psql(backend.postgresUrl, `DROP DATABASE IF EXISTS ${pgDb} WITH (FORCE)`);
     },
   };
+}
+
+async function postgresVersion(url: string): Promise<string | undefined> {
+  const r = spawnSync('psql', [url, '-XAtqc', 'show server_version'], { encoding: 'utf8', timeout: 5000 });
+  return r.status === 0 ? `PostgreSQL ${r.stdout.trim().split(' ')[0]}` : undefined;
 }
 
 /** `INFO commandstats` as { command: calls } (commands called from Lua scripts included). */

@@ -63,7 +63,7 @@ export interface StageResult {
 /** What one stage run came to. */
 type Step =
   | { kind: 'committed'; stage: Stage; record: JobRecord }
-  | { kind: 'lost'; stage: Stage }
+  | { kind: 'lost'; stage: Stage; attempt: number }
   | { kind: 'retry'; fault: StageFault }
   | { kind: 'aborted' };
 
@@ -157,7 +157,7 @@ export class StageRunner {
         }
         if (step.kind === 'lost') {
           // A duplicate delivery (e.g. this worker stalled and another re-ran the stage) or a cancel won.
-          this.log.log(`job ${current.id} ${step.stage}: commit at version ${current.version} lost the compare-and-set; result discarded`);
+          this.log.log(`job ${current.id} ${step.stage} attempt ${step.attempt}: commit at version ${current.version} lost the compare-and-set; result discarded`);
           return result(continued === 0 ? 'conflict' : 'committed');
         }
         const committed = step.record;
@@ -224,7 +224,7 @@ export class StageRunner {
       error: run.context.error,
       transitions,
     });
-    return committed ? { kind: 'committed', stage, record: committed } : { kind: 'lost', stage };
+    return committed ? { kind: 'committed', stage, record: committed } : { kind: 'lost', stage, attempt };
   }
 
   /** The invoked actor of `stage`: calls the agent (or the PR gateway) and maps its errors to faults. */
