@@ -125,7 +125,7 @@ export class JobsService {
       });
       if (!committed) continue; // a worker committed first: re-read and re-apply
       if (event.type === 'MARK_CANCELLED' || event.type === 'MARK_FAILED') {
-        await this.cancellation.publish(job.id).catch((e: unknown) => this.log.warn(`cancel publish failed for ${job.id}: ${String(e)}`));
+        await this.cancellation.publish(job.id, committed.version).catch((e: unknown) => this.log.warn(`cancel publish failed for ${job.id}: ${String(e)}`));
       }
       await this.dispatcher.dispatch(committed);
       return committed;

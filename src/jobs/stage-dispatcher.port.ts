@@ -52,6 +52,9 @@ export interface DeadlineMessage {
 
 /** Port to abort a job's running agent call in whichever process runs it. */
 export abstract class CancellationBus {
-  /** Announces that `jobId` was cancelled. */
-  abstract publish(jobId: string): Promise<void>;
+  /**
+   * Announces that `jobId` was cancelled (or failed from outside) by the commit that created
+   * `version`: calls running on an earlier version are aborted, including ones that start later.
+   */
+  abstract publish(jobId: string, version: number): Promise<void>;
 }

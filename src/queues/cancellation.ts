@@ -34,19 +34,40 @@ export class RunningCalls {
     return n;
   }
 
-  /** Registers a running call; the returned function unregisters it. */
-  track(jobId: string, controller: AbortController): () => void {
+  /** Job id → the version its cancelling commit created, for the last 10,000 cancels seen here. */
+  private readonly cancelledAt = new Map<string, number>();
+
+  /**
+   * Registers a running call on the job's record at `version`; the returned function unregisters
+   * it. A cancel seen here before the call registered, committed after that version (the
+   * stage read the job just before the cancel committed), aborts it at once.
+   */
+  track(jobId: string, controller: AbortController, version?: number): () => void {
     let set = this.running.get(jobId);
     if (!set) this.running.set(jobId, (set = new Set()));
     set.add(controller);
+    const cancelled = this.cancelledAt.get(jobId);
+    if (version !== undefined && cancelled !== undefined && version < cancelled) {
+      this.causes.set(controller, 'cancelled');
+      controller.abort(new Error('job cancelled'));
+    }
     return () => {
       set.delete(controller);
       if (set.size === 0) this.running.delete(jobId);
     };
   }
 
-  /** Aborts every call of `jobId` running here. @returns how many were aborted. */
-  abort(jobId: string, reason: string): number {
+  /**
+   * Aborts every call of `jobId` running here, and any that registers later on a version before
+   * `cancelledVersion` (the version the cancelling commit created; unknown = none).
+   * @returns how many were aborted.
+   */
+  abort(jobId: string, reason: string, cancelledVersion?: number): number {
+    if (cancelledVersion !== undefined) {
+      this.cancelledAt.delete(jobId);
+      this.cancelledAt.set(jobId, cancelledVersion);
+      if (this.cancelledAt.size > 10_000) this.cancelledAt.delete(this.cancelledAt.keys().next().value!);
+    }
     const set = this.running.get(jobId);
     if (!set) return 0;
     for (const c of set) {
@@ -86,19 +107,20 @@ export class RedisCancellationBus extends CancellationBus implements OnModuleIni
     this.subscriber.on('error', () => undefined);
     await this.subscriber.connect();
     await this.subscriber.subscribe(this.channel);
-    this.subscriber.on('message', (_channel: string, jobId: string) => {
+    this.subscriber.on('message', (_channel: string, text: string) => {
+      const [jobId, version] = text.split(' ');
       this.recent.forget(jobId);
-      const n = this.running.abort(jobId, 'job cancelled');
+      const n = this.running.abort(jobId, 'job cancelled', version === undefined ? undefined : Number(version));
       if (n > 0) this.log.log(`aborted ${n} running call(s) of cancelled job ${jobId}`);
     });
   }
 
-  async publish(jobId: string): Promise<void> {
-    // Abort locally at once, then tell the other processes.
+  async publish(jobId: string, version: number): Promise<void> {
+    // Abort locally at once, then tell the other processes ("<jobId> <version>").
     this.recent.forget(jobId);
-    this.running.abort(jobId, 'job cancelled');
+    this.running.abort(jobId, 'job cancelled', version);
     if (this.publisher!.status === 'wait') await this.publisher!.connect();
-    await this.publisher!.publish(this.channel, jobId);
+    await this.publisher!.publish(this.channel, `${jobId} ${version}`);
   }
 
   async onModuleDestroy(): Promise<void> {

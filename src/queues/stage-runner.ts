@@ -129,7 +129,7 @@ export class StageRunner {
     const onOuterAbort = () => controller.abort(signal?.reason ?? new Error('worker aborted the job'));
     signal?.addEventListener('abort', onOuterAbort, { once: true });
     // One controller for the whole run: a cancel between two continued stages aborts the next one.
-    const untrack = this.running.track(record.id, controller);
+    const untrack = this.running.track(record.id, controller, record.version);
     try {
       let current = record;
       ran.push(stage);
@@ -200,6 +200,7 @@ export class StageRunner {
 
   /** Runs `stage` of `record` once and commits the result with compare-and-set. */
   private async runOnce(stage: Stage, record: JobRecord, attempt: number, maxAttempts: number, controller: AbortController): Promise<Step> {
+    if (controller.signal.aborted) return { kind: 'aborted' }; // cancelled before the call started
     let snapshot;
     try {
       snapshot = upgradeSnapshot(record.machineVersion, record.snapshot);
