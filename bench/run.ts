@@ -173,6 +173,9 @@ async function saturated(ctx: Context, system: BenchSystem, n: number, parallel:
   delete redisCmds.info; // the bench's own INFO calls
   delete redisCmds.xread; // the bench's QueueEvents (workers do not read event streams)
   const completedInStore = await system.verifyCompleted();
+  // Quiesce: nothing of this phase (unfinished lifecycles, which the orchestrator's sweeper would
+  // pick up again) may run on into the next system's phase.
+  await system.reset();
   // Per-lifecycle costs divide by completed lifecycles (work on unfinished ones is charged to them:
   // conservative when a repetition timed out).
   n = Math.max(1, done);
@@ -261,6 +264,7 @@ async function latency(ctx: Context, system: BenchSystem, rate: number, seconds:
   await Promise.all(submissions);
   await Promise.race([allDone, sleep(30_000)]);
   await events.close();
+  await system.reset(); // quiesce, as after a saturated phase
   const sorted = latencies.sort((a, b) => a - b);
   return {
     system: system.name,
