@@ -159,6 +159,9 @@ export async function startDedicatedFerretDb(bin: string, backend: FerretDbBacke
     psql(backend.postgresUrl, `CREATE DATABASE ${pgDb}`);
     const u = new URL(backend.postgresUrl);
     u.pathname = `/${pgDb}`;
+    // FerretDB's pgx pool otherwise grows with the wire connections (42 seen with one worker
+    // process) until PostgreSQL's max_connections (100) refuses it.
+    if (!u.searchParams.has('pool_max_conns')) u.searchParams.set('pool_max_conns', '20');
     backendArgs = ['--handler=postgresql', `--postgresql-url=${u.toString()}`];
     setup = `private FerretDB, PostgreSQL backend (${(await postgresVersion(backend.postgresUrl)) ?? 'PostgreSQL'})`;
   } else {

@@ -294,7 +294,8 @@ export class OrchestratorSystem implements BenchSystem {
 
   async reset(): Promise<void> {
     await clean(this.queues);
-    await this.collection().deleteMany({});
+    const r = await this.collection().deleteMany({});
+    if (process.env.BENCH_DEBUG) process.stderr.write(`[bench] reset ${this.name}: deleted ${r.deletedCount}, left ${await this.collection().countDocuments()} (db ${this.dbName})\n`);
   }
 
   producerMongoOps(): Record<string, number> {

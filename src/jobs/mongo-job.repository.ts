@@ -224,9 +224,8 @@ export class MongoJobRepository extends JobRepository {
   /**
    * An applied claim only has to be gone before the sweeper's grace period ends (until then it
    * merely keeps refusing writers of a version the job has already left, which the version filter
-   * refuses anyway). So claims are deleted in batches: one `deleteMany` per
-   * `claimCleanupDelayMs` or per 100 claims, instead of one `deleteOne` — a write transaction on
-   * the server — per commit. A batch that fails, or is lost with the process, is deleted by
+   * refuses anyway). So claims are deleted in batches: one `delete` command per
+   * `claimCleanupDelayMs` or per 100 claims, instead of one round trip per commit. A batch that fails, or is lost with the process, is deleted by
    * {@link rollForwardStale}, which finds the job already past the claim's version.
    */
   private deleteClaimLater(claimId: string): void {
@@ -242,7 +241,15 @@ export class MongoJobRepository extends JobRepository {
     this.claimTimer = undefined;
     const ids = this.appliedClaims.splice(0);
     if (!ids.length) return;
-    await this.commits.deleteMany({ _id: { $in: ids } }).catch(() => undefined); // the sweeper deletes leftovers
+    // One `delete` command of single-`_id` statements, not `deleteMany({ _id: { $in } })`: FerretDB
+    // v1 pushes an `_id` equality down to its backend but not `$in`, for which it reads and decodes
+    // every claim in Go (measured: 2.6× slower lifecycles with 16 concurrent stages per queue).
+    await this.commits
+      .bulkWrite(
+        ids.map((_id) => ({ deleteOne: { filter: { _id } } })),
+        { ordered: false },
+      )
+      .catch(() => undefined); // the sweeper deletes leftovers
   }
 
   async rollForwardStale(olderThanMs: number, limit: number): Promise<number> {
