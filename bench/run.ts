@@ -24,7 +24,8 @@
  *   BENCH_CHAIN_STAGES=5    stages of the raw chain the ratios use; BENCH_CHAIN_ALSO=4 adds a like-for-like chain
  *                           (4 queue hops, as a lifecycle; saturated phase only), '' for none
  *   BENCH_PROCS=1,2         worker-process counts for the saturated phase (latency runs on the first); '' = volume phase only
- *   BENCH_VOLUME_JOBS=100000 BENCH_VOLUME_SECONDS=90 BENCH_VOLUME_WINDOW=256   memory over volume (0 jobs = skip)
+ *   BENCH_VOLUME_JOBS=100000 BENCH_VOLUME_SECONDS=60 BENCH_VOLUME_WINDOW=256   memory over volume (0 jobs = skip)
+ *   BENCH_FLOOR=1           also measure the store floor (bench/lib/store-floor.ts): one lifecycle's MongoDB work alone
  *   BENCH_DEDICATED_REDIS=1 start a private redis-server (clean INFO commandstats), else use REDIS_URL
  *   BENCH_LABEL=…           free text stored with the result (e.g. the change being measured)
  * Any other variable (e.g. SWEEP_INTERVAL_MS) is passed to the worker processes.
@@ -52,6 +53,7 @@ import {
   type RedisServer,
 } from './lib/measure';
 import { BaselineSystem, Completions, OrchestratorSystem, type BenchSystem } from './lib/systems';
+import { storeFloor, type StoreFloorResult } from './lib/store-floor';
 import { totalCpuMs, type WorkerStats } from './lib/workers';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -69,9 +71,10 @@ const cfg = {
   chainAlso: (env.BENCH_CHAIN_ALSO ?? '4').split(',').filter(Boolean).map(Number),
   procs: (env.BENCH_PROCS ?? '1,2').split(',').filter(Boolean).map(Number),
   volumeJobs: int('BENCH_VOLUME_JOBS', 100_000),
-  volumeSeconds: int('BENCH_VOLUME_SECONDS', 90),
+  volumeSeconds: int('BENCH_VOLUME_SECONDS', 60),
   volumeWindow: int('BENCH_VOLUME_WINDOW', 256),
   dedicatedRedis: (env.BENCH_DEDICATED_REDIS ?? '1') !== '0',
+  floor: (env.BENCH_FLOOR ?? '1') !== '0',
   store: env.BENCH_STORE ?? '',
   postgresUrl: env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
   ferretdbBin: env.BENCH_FERRETDB_BIN ?? '',
@@ -87,8 +90,8 @@ const mb = (b: number) => round(b / 2 ** 20, 1);
 interface Context {
   redis: Redis;
   redisServer: RedisServer;
-  /** pid of the MongoDB-wire server when it runs on this host (for its CPU time). */
-  mongoPid?: number;
+  /** CPU time of the MongoDB-wire server so far, ms (NaN when it does not run on this host). */
+  mongoCpu: () => number;
 }
 
 /** Everything measured while the workers of `system` ran `lifecycles` saturated lifecycles. */
@@ -127,7 +130,7 @@ async function saturated(ctx: Context, system: BenchSystem, n: number, parallel:
     producerCpu: process.cpuUsage(),
     redisCmds: await redisCommandStats(ctx.redis),
     redisCpu: procCpuMs(ctx.redisServer.pid),
-    mongoCpu: procCpuMs(ctx.mongoPid),
+    mongoCpu: ctx.mongoCpu(),
   };
   const completions = await Completions.open(system, ctx.redisServer.url);
   const t0 = performance.now();
@@ -165,7 +168,7 @@ async function saturated(ctx: Context, system: BenchSystem, n: number, parallel:
     producerCpu: process.cpuUsage(before.producerCpu),
     redisCmds: await redisCommandStats(ctx.redis),
     redisCpu: procCpuMs(ctx.redisServer.pid),
-    mongoCpu: procCpuMs(ctx.mongoPid),
+    mongoCpu: ctx.mongoCpu(),
   };
   const workerMongo = (s: WorkerStats[]) => s.reduce((a, w) => addCounts(a, w.mongo), {} as Record<string, number>);
   const mongoOps = addCounts(diffCounts(workerMongo(after.workers), workerMongo(before.workers)), diffCounts(after.producerMongo, before.producerMongo));
@@ -433,8 +436,8 @@ async function main(): Promise<void> {
 
   try {
     await orch.init();
-    const ctx: Context = { redis, redisServer, mongoPid: mongoServer?.pid ?? (await orch.serverPid()) };
-    if (ctx.mongoPid && !Number.isFinite(procCpuMs(ctx.mongoPid))) ctx.mongoPid = undefined;
+    const uriServerPid = mongoServer ? undefined : await orch.serverPid();
+    const ctx: Context = { redis, redisServer, mongoCpu: mongoServer ? () => mongoServer.cpuMs() : () => procCpuMs(uriServerPid) };
     const ferret = await orch.buildInfo();
     const versions = {
       node: process.version,
@@ -457,6 +460,7 @@ async function main(): Promise<void> {
 
     const sat: SaturatedResult[] = [];
     const lat: LatencyResult[] = [];
+    const floors: StoreFloorResult[] = [];
     for (const procs of cfg.procs) {
       const firstConfig = procs === cfg.procs[0];
       const systems: BenchSystem[] = firstConfig ? [...baselines, orch] : [baseline, orch];
@@ -495,6 +499,15 @@ async function main(): Promise<void> {
           }
         }
       }
+      if (firstConfig && cfg.floor) {
+        // The store floor, while the orchestrator's workers idle (their sweeper included, as deployed).
+        const sample = await orch.sampleCompleted();
+        for (let r = 1; r <= cfg.runs; r++) {
+          const f = await storeFloor(orch.mongoClient, `${runId}_floor`, sample, sizes.get(orch)!, cfg.concurrency * procs, cfg.satMaxS, ctx.mongoCpu);
+          floors.push(f);
+          log(`  run ${r} store floor: ${f.lifecyclesPerSecond}/s (${f.lifecycles} in ${f.seconds} s; ${f.mongoOpsPerLifecycle} MongoDB ops and ${f.mongoServerCpuMsPerLifecycle} ms server CPU per lifecycle)`);
+        }
+      }
       for (const s of systems) {
         const peak = Math.max(...(await workerStats(s)).map((w) => w.maxRss));
         sat.filter((x) => x.system === s.name && x.procs === procs).forEach((x) => ((x as SaturatedResult & { peakRssMb?: number }).peakRssMb = mb(peak)));
@@ -525,11 +538,14 @@ async function main(): Promise<void> {
     const p2 = cfg.procs[1];
     const get = (s: BenchSystem, p: number | undefined) => (p === undefined ? undefined : satMed.get(`${s.name}|${p}`));
     const tput = (s: BenchSystem, p: number | undefined) => get(s, p)?.lifecyclesPerSecond ?? NaN;
+    const floor = floors.length ? medianRow(floors) : undefined;
     const ratios = {
       throughput: round(tput(orch, p1) / tput(baseline, p1), 3),
       p50: round((latMed.get(orch.name)?.p50 ?? NaN) / (latMed.get(baseline.name)?.p50 ?? NaN), 3),
       scalingOrchestrator: round(tput(orch, p2) / tput(orch, p1), 3),
       scalingBaseline: round(tput(baseline, p2) / tput(baseline, p1), 3),
+      /** Orchestrator throughput / what the MongoDB-wire server allows for a lifecycle's commits alone. */
+      throughputOfStoreFloor: round(tput(orch, p1) / (floor?.lifecyclesPerSecond ?? NaN), 3),
     };
     const likeForLike = baselines.slice(1).map((b) => ({
       system: b.name,
@@ -553,7 +569,8 @@ async function main(): Promise<void> {
       saturated: [...satMed.values()],
       latency: [...latMed.values()],
       volume: vol,
-      raw: { saturated: sat, latency: lat },
+      storeFloor: floor,
+      raw: { saturated: sat, latency: lat, storeFloor: floors },
     };
     fs.mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
     const file = path.join(ROOT, 'bench', 'results', `${result.date.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}.json`);
@@ -569,7 +586,7 @@ async function main(): Promise<void> {
 }
 
 function report(
-  result: { label: string; versions: Record<string, unknown>; config: typeof cfg; ratios: Record<string, number>; likeForLike: { system: string; throughputRatio: number; p50Ratio: number }[]; volume?: VolumeResult },
+  result: { label: string; versions: Record<string, unknown>; config: typeof cfg; ratios: Record<string, number>; likeForLike: { system: string; throughputRatio: number; p50Ratio: number }[]; volume?: VolumeResult; storeFloor?: StoreFloorResult },
   x: {
     p1: number;
     p2?: number;
@@ -603,6 +620,12 @@ function report(
       );
     }
   }
+  const f = result.storeFloor;
+  if (f) {
+    lines.push(
+      `| store floor: a lifecycle's MongoDB work alone (insert + 4 CAS commits) | ${x.p1} | ${f.lifecyclesPerSecond} | – | – | – | ${f.clientCpuMsPerLifecycle} (client) | ${round(f.clientCpuMsPerLifecycle + (Number.isFinite(f.mongoServerCpuMsPerLifecycle) ? f.mongoServerCpuMsPerLifecycle : 0), 2)} | ${f.mongoOpsPerLifecycle} | 0 | – |`,
+    );
+  }
   const r = result.ratios;
   lines.push('');
   lines.push(`| ratio (orchestrator / ${x.baseline.name}) | value | target |`);
@@ -613,6 +636,7 @@ function report(
     lines.push(`| scaling ${x.p1}→${x.p2} processes, orchestrator | ${r.scalingOrchestrator} | near ${x.p2 / x.p1} (CPU permitting) |`);
     lines.push(`| scaling ${x.p1}→${x.p2} processes, raw chain | ${r.scalingBaseline} | (reference) |`);
   }
+  if (f) lines.push(`| throughput / store floor (share of what the MongoDB-wire server allows) | ${r.throughputOfStoreFloor} | |`);
   for (const l of result.likeForLike) {
     lines.push(`| throughput vs ${l.system} (like-for-like hops) | ${l.throughputRatio} | |`);
     lines.push(`| p50 vs ${l.system} | ${l.p50Ratio} | |`);

@@ -125,6 +125,12 @@ export async function startDedicatedRedis(): Promise<RedisServer> {
 export interface MongoWireServer {
   uri: string;
   pid?: number;
+  /**
+   * CPU time of the server so far, ms: FerretDB's process, plus for the PostgreSQL backend the
+   * PostgreSQL backend processes serving its database (listed with `pg_stat_activity`; a backend
+   * that exits between two readings takes its time with it, so this can undercount).
+   */
+  cpuMs(): number;
   stop(): Promise<void>;
 }
 
@@ -182,10 +188,16 @@ export async function startDedicatedFerretDb(bin: string, backend: FerretDbBacke
     if (Date.now() > deadline || child.exitCode !== null) throw new Error(`${bin} did not start on port ${port}`);
     await sleep(100);
   }
+  const backendPids = (): number[] => {
+    if (!pgDb || backend.handler !== 'postgresql') return [];
+    const r = spawnSync('psql', [backend.postgresUrl, '-XAtqc', `select pid from pg_stat_activity where datname = '${pgDb}'`], { encoding: 'utf8', timeout: 5000 });
+    return r.status === 0 ? r.stdout.split('\n').filter(Boolean).map(Number) : [];
+  };
   return {
     uri,
     pid: child.pid,
     setup,
+    cpuMs: () => [child.pid, ...backendPids()].map((p) => procCpuMs(p)).filter(Number.isFinite).reduce((a, b) => a + b, 0),
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));

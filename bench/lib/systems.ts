@@ -187,6 +187,8 @@ type JobsServiceModule = typeof import('../../src/jobs/jobs.service');
 type MongoModuleModule = typeof import('../../src/jobs/mongo.module');
 type StageQueuesModule = typeof import('../../src/queues/stage-queues');
 type JobTypesModule = typeof import('../../src/lifecycle/job.types');
+type JobRepositoryModule = typeof import('../../src/jobs/job.repository');
+type JobRecordType = import('../../src/jobs/job.record').JobRecord;
 
 /** Appends `monitorCommands=true` to a MongoDB URI (driver command monitoring, for counting). */
 export function monitoredUri(uri: string): string {
@@ -300,6 +302,28 @@ export class OrchestratorSystem implements BenchSystem {
 
   producerMongoOps(): Record<string, number> {
     return { ...this.mongoOps };
+  }
+
+  /** The producer's MongoDB client (command monitoring on). */
+  get mongoClient(): MongoClient {
+    return this.mongo!;
+  }
+
+  /**
+   * Submits one lifecycle and waits until it is COMPLETED (the workers must run).
+   * @returns its stored record. @throws Error after 60 s.
+   */
+  async sampleCompleted(): Promise<JobRecordType> {
+    const { JobRepository } = require(path.join(DIST, 'jobs/job.repository')) as JobRepositoryModule;
+    const repo = this.app!.get(JobRepository);
+    const id = await this.submit(999_999);
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const job = await repo.findById(id);
+      if (job?.state === 'COMPLETED') return job;
+      if (Date.now() > deadline) throw new Error(`sample lifecycle ${id} not COMPLETED after 60 s (${job?.state})`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   async verifyCompleted(): Promise<number> {
