@@ -80,12 +80,14 @@ describe('MongoJobRepository (real MongoDB-wire server)', () => {
 
   it('exactly one of many concurrent writers of a version wins, and history stays in step with state', async () => {
     // FerretDB v1's findOneAndUpdate lets several racing writers "win"; the claim makes it one.
+    const others: MongoJobRepository[] = [];
     for (let round = 0; round < 20; round++) {
       const { job } = await repo.create(newJob());
       const next = applyEvent(job.snapshot, { type: 'MARK_CANCELLED' });
+      // Half share one repository (their claims go in one insertMany), half have their own (as separate processes).
       const results = await Promise.all(
         Array.from({ length: 10 }, (_, i) =>
-          repo.commit(job, {
+          (i % 2 ? repo : others[others.push(new MongoJobRepository(db)) - 1]).commit(job, {
             state: next.state,
             snapshot: next.snapshot,
             machineVersion: JOB_MACHINE_VERSION,
@@ -102,8 +104,23 @@ describe('MongoJobRepository (real MongoDB-wire server)', () => {
       expect(stored!.history).toHaveLength(1);
       expect(stored!.history[0]).toEqual(expect.objectContaining({ from: 'QUEUED', to: 'CANCELLED', event: 'MARK_CANCELLED', attempt: winners[0]!.history[0].attempt }));
     }
-    await repo.flushClaims();
+    await Promise.all([repo, ...others].map((r) => r.flushClaims()));
     expect(await db.collection('job_commits').countDocuments()).toBe(0); // claims are cleaned up
+  });
+
+  it('claims batched in one insert win or lose each on its own', async () => {
+    const jobs = await Promise.all([0, 1, 2].map(async () => (await repo.create(newJob())).job));
+    // Another writer already holds version 0 of the middle job.
+    await db.collection('job_commits').insertOne({ _id: `${jobs[1].id}:0` as never, jobId: jobs[1].id, fromVersion: 0, at: new Date(), set: {} });
+    const results = await Promise.all(
+      jobs.map((job) => {
+        const next = applyEvent(job.snapshot, { type: 'START_PLANNING' });
+        return repo.commit(job, { state: next.state, snapshot: next.snapshot, machineVersion: JOB_MACHINE_VERSION, error: null, transitions: [] });
+      }),
+    );
+    expect(results.map((r) => r?.version ?? null)).toEqual([1, null, 1]);
+    expect((await repo.findById(jobs[1].id))!.version).toBe(0);
+    await db.collection('job_commits').deleteOne({ _id: `${jobs[1].id}:0` as never });
   });
 
   it('applied claims are deleted later, in one batch; one lost with its process is deleted by the sweeper without effect', async () => {
