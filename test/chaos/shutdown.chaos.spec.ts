@@ -34,6 +34,10 @@ describe('worker SIGTERM (separate processes)', () => {
 
     const sigtermAt = Date.now();
     a.kill('SIGTERM');
+    // The late job is submitted once the worker says it is shutting down (under load the signal
+    // can take a while to be handled; a message fetched before that is not "after shutdown").
+    await poll(async () => (a.log().includes('shutting down (SIGTERM)') ? true : undefined), 10_000, () => `no shutdown log:\n${a.log().slice(-2000)}`);
+    const shutdownAt = Date.now();
     const late = await c.submit(3, '');
     const exit = await a.waitExit(15_000);
     const shutdownMs = Date.now() - sigtermAt;
@@ -41,8 +45,8 @@ describe('worker SIGTERM (separate processes)', () => {
 
     const calls = await c.calls();
     const mine = calls.filter((x) => x.pid === a.pid);
-    // Nothing new started in the stopping worker after SIGTERM.
-    expect(mine.filter((x) => x.phase === 'start' && x.at > sigtermAt + 50)).toEqual([]);
+    // Nothing new started in the stopping worker once it was shutting down.
+    expect(mine.filter((x) => x.phase === 'start' && x.at > shutdownAt)).toEqual([]);
     // The quick call finished in the grace period and was committed; the slow one was aborted.
     expect(mine.find((x) => x.jobId === quick && x.stage === 'coding' && x.phase === 'done')).toBeDefined();
     expect((await c.job(quick))!.history.map((h) => h.event)).toContain('CODE_SUCCEEDED');
