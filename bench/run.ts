@@ -20,13 +20,15 @@
  *   BENCH_SAT_MAX_S=30      a saturated repetition stops after this long; throughput = completed / elapsed
  *   BENCH_CONCURRENCY=16    per-stage worker concurrency, both systems
  *   BENCH_SUBMIT_PARALLEL=64  submissions in flight in the saturated phase
- *   BENCH_RATE=100 BENCH_DURATION_S=20   open-loop latency phase
+ *   BENCH_RATE=100 BENCH_DURATION_S=20   open-loop latency phase; BENCH_DRAIN_S=10 s more for stragglers
+ *                           (an overloaded system's latency covers the lifecycles done by then; the count is reported)
  *   BENCH_CHAIN_STAGES=5    stages of the raw chain the ratios use; BENCH_CHAIN_ALSO=4 adds a like-for-like chain
  *                           (4 queue hops, as a lifecycle; saturated phase only), '' for none
  *   BENCH_PROCS=1,2         worker-process counts for the saturated phase (latency runs on the first); '' = volume phase only
  *   BENCH_VOLUME_JOBS=100000 BENCH_VOLUME_SECONDS=60 BENCH_VOLUME_WINDOW=256   memory over volume (0 jobs = skip)
  *   BENCH_FLOOR=1           also measure the store floor (bench/lib/store-floor.ts): one lifecycle's MongoDB work alone
  *   BENCH_DEDICATED_REDIS=1 start a private redis-server (clean INFO commandstats), else use REDIS_URL
+ *   BENCH_TIMEOUT_S=900     the run exits 3 with a message if it has no result by then
  *   BENCH_LABEL=…           free text stored with the result (e.g. the change being measured)
  * Any other variable (e.g. SWEEP_INTERVAL_MS) is passed to the worker processes.
  */
@@ -67,6 +69,8 @@ const cfg = {
   submitParallel: int('BENCH_SUBMIT_PARALLEL', 64),
   rate: int('BENCH_RATE', 100),
   durationS: int('BENCH_DURATION_S', 20),
+  drainS: int('BENCH_DRAIN_S', 10),
+  timeoutS: int('BENCH_TIMEOUT_S', 900),
   chainStages: int('BENCH_CHAIN_STAGES', 5),
   chainAlso: (env.BENCH_CHAIN_ALSO ?? '4').split(',').filter(Boolean).map(Number),
   procs: (env.BENCH_PROCS ?? '1,2').split(',').filter(Boolean).map(Number),
@@ -265,7 +269,7 @@ async function latency(ctx: Context, system: BenchSystem, rate: number, seconds:
   }
   const submitSeconds = (performance.now() - t0) / 1000;
   await Promise.all(submissions);
-  await Promise.race([allDone, sleep(30_000)]);
+  await Promise.race([allDone, sleep(cfg.drainS * 1000)]);
   await events.close();
   await system.reset(); // quiesce, as after a saturated phase
   const sorted = latencies.sort((a, b) => a - b);
@@ -390,6 +394,12 @@ function ferretDbBinary(): string {
 
 async function main(): Promise<void> {
   const began = performance.now();
+  // A run that stops making progress says so and fails instead of waiting forever.
+  const watchdog = setTimeout(() => {
+    log(`no result after ${cfg.timeoutS} s (BENCH_TIMEOUT_S): the last line above is where it stopped`);
+    process.exit(3);
+  }, cfg.timeoutS * 1000);
+  watchdog.unref();
   const store = cfg.store || (postgresReachable(cfg.postgresUrl) ? 'postgresql' : 'sqlite');
   if (!['postgresql', 'sqlite', 'uri'].includes(store)) throw new Error(`BENCH_STORE must be postgresql, sqlite or uri, not ${store}`);
   if (store === 'uri' && !env.MONGODB_URI) throw new Error('BENCH_STORE=uri needs MONGODB_URI');
@@ -465,12 +475,16 @@ async function main(): Promise<void> {
       const firstConfig = procs === cfg.procs[0];
       const systems: BenchSystem[] = firstConfig ? [...baselines, orch] : [baseline, orch];
       log(`${procs} worker process(es) per system: starting workers`);
-      for (const s of systems) await s.startWorkers(procs);
+      for (const s of systems) {
+        await s.startWorkers(procs);
+        log(`  ${s.name} ×${procs}: workers ready`);
+      }
       // Warm-up: JIT, connection pools, Lua script cache.
       // Warm-up (JIT, pools, Lua script cache), which also sizes each system's repetitions so that
       // they complete within BENCH_SAT_MAX_S: per-lifecycle costs are then exact.
       const sizes = new Map<BenchSystem, number>();
       for (const s of systems) {
+        log(`  ${s.name} ×${procs}: warm-up`);
         const w = await saturated(ctx, s, Math.min(500, cfg.n), cfg.submitParallel, 10);
         const n = Math.max(200, Math.min(cfg.n, Math.floor(w.lifecyclesPerSecond * cfg.satMaxS * 0.6)));
         sizes.set(s, n);
