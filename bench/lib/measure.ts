@@ -167,16 +167,21 @@ export async function startDedicatedFerretDb(bin: string, backend: FerretDbBacke
     u.pathname = `/${pgDb}`;
     // FerretDB's pgx pool otherwise grows with the wire connections (42 seen with one worker
     // process) until PostgreSQL's max_connections (100) refuses it.
-    if (!u.searchParams.has('pool_max_conns')) u.searchParams.set('pool_max_conns', '20');
+    if (!u.searchParams.has('pool_max_conns')) u.searchParams.set('pool_max_conns', '40');
     backendArgs = ['--handler=postgresql', `--postgresql-url=${u.toString()}`];
     setup = `private FerretDB, PostgreSQL backend (${(await postgresVersion(backend.postgresUrl)) ?? 'PostgreSQL'})`;
   } else {
     backendArgs = ['--handler=sqlite', `--sqlite-url=file:${dir}/${backend.sqliteParams}`];
     setup = `private FerretDB, SQLite backend${backend.sqliteParams}`;
   }
-  const child = spawn(bin, [...backendArgs, `--state-dir=${dir}`, `--listen-addr=127.0.0.1:${port}`, '--debug-addr=-', '--telemetry=disable', '--log-level=error'], {
-    stdio: 'ignore',
+  // Its log, and its debug handler (pprof: /debug/pprof/goroutine?debug=2 shows where it waits).
+  const debugPort = await freePort();
+  const logFd = fs.openSync(path.join(dir, 'ferretdb.log'), 'a');
+  const child = spawn(bin, [...backendArgs, `--state-dir=${dir}`, `--listen-addr=127.0.0.1:${port}`, `--debug-addr=127.0.0.1:${debugPort}`, '--telemetry=disable', '--log-level=warn'], {
+    stdio: ['ignore', logFd, logFd],
   });
+  fs.closeSync(logFd);
+  process.stderr.write(`[bench] FerretDB pid ${child.pid} on ${port}, debug http://127.0.0.1:${debugPort}/debug/pprof/, log ${dir}/ferretdb.log\n`);
   const uri = `mongodb://127.0.0.1:${port}`;
   const deadline = Date.now() + 20_000;
   for (;;) {
