@@ -167,7 +167,9 @@ export class MockAgent implements Agent, PullRequestGateway {
     const onAbort = () => void log?.record(entry('aborted'));
     if (log) {
       await log.record(entry('start'));
-      opts.signal.addEventListener('abort', onAbort, { once: true });
+      // An abort during that write has already fired: an 'abort' listener added now would never run.
+      if (opts.signal.aborted) onAbort();
+      else opts.signal.addEventListener('abort', onAbort, { once: true });
     }
     try {
       const value = result(await this.enter(stage, ctx, opts));
