@@ -169,7 +169,7 @@ export async function startDedicatedFerretDb(bin: string, backend: FerretDbBacke
     // process) until PostgreSQL's max_connections (100) refuses it.
     if (!u.searchParams.has('pool_max_conns')) u.searchParams.set('pool_max_conns', '40');
     backendArgs = ['--handler=postgresql', `--postgresql-url=${u.toString()}`];
-    setup = `private FerretDB, PostgreSQL backend (${(await postgresVersion(backend.postgresUrl)) ?? 'PostgreSQL'})`;
+    setup = `private FerretDB, PostgreSQL backend (${postgresVersion(backend.postgresUrl) ?? 'PostgreSQL'})`;
   } else {
     backendArgs = ['--handler=sqlite', `--sqlite-url=file:${dir}/${backend.sqliteParams}`];
     setup = `private FerretDB, SQLite backend${backend.sqliteParams}`;
@@ -216,7 +216,7 @@ export async function startDedicatedFerretDb(bin: string, backend: FerretDbBacke
   };
 }
 
-async function postgresVersion(url: string): Promise<string | undefined> {
+function postgresVersion(url: string): string | undefined {
   const r = spawnSync('psql', [url, '-XAtqc', 'show server_version'], { encoding: 'utf8', timeout: 5000 });
   return r.status === 0 ? `PostgreSQL ${r.stdout.trim().split(' ')[0]}` : undefined;
 }

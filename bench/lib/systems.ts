@@ -3,6 +3,7 @@ import { Queue, QueueEvents } from 'bullmq';
 import type { MongoClient } from 'mongodb';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { sleep } from './measure';
 import { WorkerProcess, type WorkerStats } from './workers';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -91,7 +92,7 @@ async function clean(queues: Queue[]): Promise<void> {
   let quiet = 0;
   while (quiet < 3 && Date.now() < deadline) {
     for (const q of queues) await q.drain(true);
-    await new Promise((r) => setTimeout(r, 150));
+    await sleep(150);
     const counts = await Promise.all(queues.map((q) => q.getJobCounts('active', 'wait', 'delayed', 'prioritized')));
     quiet = counts.every((c) => Object.values(c).every((n) => n === 0)) ? quiet + 1 : 0;
   }
@@ -322,7 +323,7 @@ export class OrchestratorSystem implements BenchSystem {
       const job = await repo.findById(id);
       if (job?.state === 'COMPLETED') return job;
       if (Date.now() > deadline) throw new Error(`sample lifecycle ${id} not COMPLETED after 60 s (${job?.state})`);
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
   }
 

@@ -110,7 +110,7 @@ export class MongoJobRepository extends JobRepository {
 
   /**
    * @param options.claimCleanupDelayMs how long an applied claim may wait to be deleted together
-   *   with others in one `deleteMany`, ms (0 = delete each at once). Default 50.
+   *   with others in one `delete` command, ms (0 = delete each at once). Default 50.
    */
   constructor(
     private readonly db: Db,
@@ -272,8 +272,9 @@ export class MongoJobRepository extends JobRepository {
    * An applied claim only has to be gone before the sweeper's grace period ends (until then it
    * merely keeps refusing writers of a version the job has already left, which the version filter
    * refuses anyway). So claims are deleted in batches: one `delete` command per
-   * `claimCleanupDelayMs` or per 100 claims, instead of one round trip per commit. A batch that fails, or is lost with the process, is deleted by
-   * {@link rollForwardStale}, which finds the job already past the claim's version.
+   * `claimCleanupDelayMs` or per 100 claims, instead of one round trip per commit. A batch that
+   * fails, or is lost with the process, is deleted by {@link rollForwardStale}, which finds the
+   * job already past the claim's version.
    */
   private deleteClaimLater(claimId: string): void {
     const delay = this.options.claimCleanupDelayMs ?? 50;

@@ -71,8 +71,7 @@ type Step =
  * The body of every stage processor: load the job, rehydrate its actor from the persisted
  * snapshot with this stage's agent-backed actor, run it until the machine leaves the stage,
  * commit with compare-and-set, then continue with the next stage in process or send its message.
- * Holds no business rules: the
- * statechart decides every transition.
+ * Holds no business rules: the statechart decides every transition.
  */
 @Injectable()
 export class StageRunner {
