@@ -96,8 +96,9 @@ export class StageRunner {
    *   message stays in the failed set, the dead letter; for a continued stage it is the message
    *   that started the run, and its failedReason names the stage) or its snapshot has an unknown
    *   machine version; DelayedError when the worker shuts down mid-call (the message is released
-   *   to run again at once elsewhere, without spending an attempt), or when the tenant is at its
-   *   active-job limit (the QUEUED job's planning message waits TENANT_LIMIT_RETRY_MS).
+   *   to run again at once elsewhere, without spending an attempt), when the tenant is at its
+   *   active-job limit (the QUEUED job's planning message waits TENANT_LIMIT_RETRY_MS), or when the
+   *   job is past its deadline (the message waits 1 s while the deadline message fails the job).
    */
   async process(stage: Stage, job: Job<StageMessage>, token?: string, signal?: AbortSignal): Promise<StageResult> {
     const message = job.data;
@@ -113,6 +114,13 @@ export class StageRunner {
       // send the message of the stage the job now waits for (idempotent, `<jobId>-<stage>-<version>`).
       if (record.version > message.version) await this.dispatcher.dispatch(record);
       return result('stale');
+    }
+    if (this.pastDeadline(record)) {
+      // No stage starts past the job's deadline: make sure the deadline message is there to fail
+      // the job (idempotent per job), and look again later without spending an attempt.
+      await this.dispatcher.scheduleDeadline(record, new Date());
+      if (token) await job.moveToDelayed(Date.now() + 1000, token);
+      throw new DelayedError(`job ${record.id} is past its deadline (JOB_DEADLINE_MS)`);
     }
     if (record.state === 'QUEUED') {
       // Tenant active-job limit: not admitted yet → wait in QUEUED, without spending an attempt.
@@ -184,7 +192,7 @@ export class StageRunner {
   /**
    * Continuation: the stage `committed` waits for, when this run may go on to it in process —
    * this process serves that stage, fewer than STAGE_CONTINUE_MAX stages were continued, the
-   * process is not shutting down and the job was not cancelled. Else null: the runner sends the
+   * process is not shutting down, the job was not cancelled and is not past its deadline. Else null: the runner sends the
    * stage's message instead. The continued stage starts at attempt 1 from the committed record
    * (no read), and its commit is the same compare-and-set as from a message. If the process dies
    * meanwhile, the message that started the run stalls and is redelivered; finding the job ahead
@@ -193,8 +201,14 @@ export class StageRunner {
   private continueTo(committed: JobRecord, continued: number, controller: AbortController): Stage | null {
     const next = pendingStage(committed);
     if (!next || continued >= this.config.STAGE_CONTINUE_MAX || !this.served.includes(next)) return null;
-    if (this.running.closing || controller.signal.aborted) return null;
+    if (this.running.closing || controller.signal.aborted || this.pastDeadline(committed)) return null;
     return next;
+  }
+
+  /** Whether the job's JOB_DEADLINE_MS (from submission) has passed. */
+  private pastDeadline(record: JobRecord): boolean {
+    const ms = this.config.JOB_DEADLINE_MS;
+    return ms > 0 && record.createdAt.getTime() + ms <= Date.now();
   }
 
   /** Runs `stage` of `record` once and commits the result with compare-and-set. */
