@@ -27,11 +27,15 @@ export type ToolOutcome =
   | { kind: 'permanent'; code: string; message: string }
   | { kind: 'transient'; code: string; message: string; retryAfterMs?: number };
 
-/** One line a subprocess wrote, secrets already redacted. `at` is ms since the epoch. */
+/**
+ * One line a subprocess wrote (without its line break), secrets already redacted. `at` is ms since
+ * the epoch. A line longer than the cap (16 KiB for `onLine`) is cut there and has `truncated: true`.
+ */
 export interface ToolLine {
   stream: 'stdout' | 'stderr';
   text: string;
   at: number;
+  truncated?: boolean;
 }
 
 /** The process a run started: recorded on the stage attempt so it can be found after a crash. */
@@ -62,10 +66,36 @@ export interface FunctionToolContext {
   log(text: string): void;
 }
 
+/** How much a coding-agent CLI may do in the workspace. */
+export type CliMode = 'read-only' | 'edit';
+
+/**
+ * The task of a coding-agent CLI run (`claude`, `codex`, `gemini`, `aider`, `custom`); the
+ * workspace is `ToolRequest.cwd`. The prompt never goes into argv: each CLI gets it on stdin or in
+ * a private prompt file (see the profiles in src/tools/cli/).
+ */
+export interface CliTask {
+  /** The full prompt (issue text, plan, review feedback, …). Any size. */
+  prompt: string;
+  /** Pipeline stage the run serves (`planning`, `coding`, `reviewing`, …); the `custom` template's `{stage}`. */
+  stage: string;
+  mode: CliMode;
+  /** Upper bound on agentic turns, where the CLI supports it (claude). */
+  maxTurns?: number;
+  /** Upper bound on spend in USD, where the CLI supports it (claude). */
+  maxBudgetUsd?: number;
+  /** Model name passed to the CLI's `--model`, when set. */
+  model?: string;
+  /** Files to put in the chat (aider's positional FILE arguments), relative to the workspace. */
+  files?: string[];
+}
+
 /** One run of a tool. */
 export interface ToolRequest {
   /** Subprocess tools: the program and its arguments. No secret may appear here. */
   argv?: string[];
+  /** Coding-agent CLI tools: what to do (the adapter builds argv, stdin and the prompt file from it). */
+  task?: CliTask;
   /** The `function` tool: the function to call; its resolved value becomes `ToolResult.value`. */
   fn?: (ctx: FunctionToolContext) => Promise<unknown>;
   /** Working directory (the job's worktree). */
@@ -118,7 +148,13 @@ export interface ToolAdapter {
   run(request: ToolRequest): Promise<ToolResult>;
 }
 
-/** The tool could not be started (e.g. the binary is missing: `code` = TOOL_NOT_FOUND). An infrastructure failure. */
+/**
+ * The tool could not be started. `code`: `TOOL_NOT_FOUND` (ENOENT: no such binary on PATH),
+ * `TOOL_NOT_EXECUTABLE` (EACCES), `TOOL_START_FAILED` (any other spawn error) — infrastructure
+ * failures that count for the tool's circuit breaker — or `TOOL_BAD_REQUEST` (the request lacks
+ * what the adapter needs), `TOOL_CWD_NOT_FOUND` (the working directory does not exist), which are
+ * the caller's problem and do not count.
+ */
 export class ToolStartError extends Error {
   constructor(
     readonly tool: string,

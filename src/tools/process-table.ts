@@ -1,0 +1,143 @@
+/**
+ * Reading the process table: which live processes belong to a process group, which carry a run's
+ * marker. Linux only — it reads `/proc/<pid>/stat` (state, process group; proc(5)) and
+ * `/proc/<pid>/environ` (the environment the process was started with). Elsewhere `/proc` is
+ * absent: {@link procAvailable} is false, marker lookups find nothing, and only the process-group
+ * signal (`kill(-pgid)`) is available.
+ *
+ * Zombies (state `Z`: exited, not yet reaped by their parent) count as gone: they run nothing and
+ * cannot be killed, and orphaned ones are reaped by init whenever it gets to it.
+ */
+import { existsSync, promises as fs, readFileSync } from 'node:fs';
+import { PROCESS_MARKER_VAR } from './child-env';
+
+/** One live process as seen in /proc. */
+export interface ProcessEntry {
+  pid: number;
+  /** Process group id. */
+  pgid: number;
+  /** One-letter state from /proc/<pid>/stat (`R`, `S`, `D`, `T`, …; never `Z` here). */
+  state: string;
+  /** True when its environment holds `AICD_PROCESS_MARKER=<marker>` for the marker asked about. */
+  hasMarker: boolean;
+}
+
+/** True when this platform has a Linux-style /proc (marker search and zombie detection work). */
+export function procAvailable(): boolean {
+  return process.platform === 'linux' && existsSync('/proc/self/stat');
+}
+
+/** Parses /proc/<pid>/stat: the command name may hold spaces and parentheses, so fields start after the last `)`. */
+function parseStat(text: string): { state: string; pgid: number } | null {
+  const close = text.lastIndexOf(')');
+  if (close === -1) return null;
+  const fields = text.slice(close + 2).split(' ');
+  // fields[0] = state, fields[1] = ppid, fields[2] = pgrp (proc(5): fields 3, 4, 5).
+  const pgid = Number(fields[2]);
+  if (!fields[0] || !Number.isInteger(pgid)) return null;
+  return { state: fields[0], pgid };
+}
+
+async function readStat(pid: number): Promise<{ state: string; pgid: number } | null> {
+  try {
+    return parseStat(await fs.readFile(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return null; // gone, or not ours to read
+  }
+}
+
+async function environHasMarker(pid: number, marker: string): Promise<boolean> {
+  try {
+    const environ = await fs.readFile(`/proc/${pid}/environ`);
+    return environ.toString('utf8').split('\0').includes(`${PROCESS_MARKER_VAR}=${marker}`);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Live (non-zombie) processes that are in process group `pgid` or carry `marker`, excluding this
+ * process itself. Linux only; elsewhere returns `[]`.
+ */
+export async function scanProcesses(filter: { marker?: string; pgid?: number }): Promise<ProcessEntry[]> {
+  if (!procAvailable()) return [];
+  let names: string[];
+  try {
+    names = await fs.readdir('/proc');
+  } catch {
+    return [];
+  }
+  const pids = names.filter((n) => /^\d+$/.test(n)).map(Number).filter((pid) => pid !== process.pid && pid > 1);
+  const entries = await Promise.all(
+    pids.map(async (pid): Promise<ProcessEntry | null> => {
+      const stat = await readStat(pid);
+      if (!stat || stat.state === 'Z' || stat.state === 'X') return null;
+      const hasMarker = filter.marker ? await environHasMarker(pid, filter.marker) : false;
+      const inGroup = filter.pgid !== undefined && stat.pgid === filter.pgid;
+      if (!hasMarker && !inGroup) return null;
+      return { pid, pgid: stat.pgid, state: stat.state, hasMarker };
+    }),
+  );
+  return entries.filter((e): e is ProcessEntry => e !== null);
+}
+
+/**
+ * pids of the live processes whose environment carries `AICD_PROCESS_MARKER=<marker>` — the
+ * processes of one run, including descendants that left its process group with `setsid`
+ * (a process that replaced its own environment, e.g. via `env -i`, is not found). Linux only;
+ * elsewhere `[]`.
+ */
+export async function findProcessesByMarker(marker: string): Promise<number[]> {
+  return (await scanProcesses({ marker })).map((e) => e.pid);
+}
+
+/**
+ * True when `pid` is a live process. On Linux a zombie counts as dead; elsewhere (or without
+ * /proc) it falls back to `kill(pid, 0)`, where a zombie still counts as alive.
+ */
+export function isProcessAlive(pid: number): boolean {
+  if (procAvailable()) {
+    try {
+      const stat = parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      return stat !== null && stat.state !== 'Z' && stat.state !== 'X';
+    } catch {
+      return false;
+    }
+  }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** True when process group `pgid` still has a member (via `kill(-pgid, 0)`; zombies count). */
+export function groupExists(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Sends `signal` to process group `pgid`; false when the group is gone (ESRCH) or not ours (EPERM). */
+export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Sends `signal` to `pid`; false when it is gone or not ours. */
+export function signalProcess(pid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
