@@ -3,6 +3,7 @@ import { APP_FILTER } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
 import { AgentsModule } from './agents/agents.module';
+import { AttemptsModule } from './attempts/attempts.module';
 import { DomainExceptionFilter } from './common/http-exception.filter';
 import { LOG_REDACT_PATHS, serializeRequest } from './common/log-redaction';
 import { AppConfigModule } from './config/config.module';
@@ -10,6 +11,8 @@ import { HealthController } from './health/health.controller';
 import { JobsController } from './jobs/jobs.controller';
 import { JobsService } from './jobs/jobs.service';
 import { MongoModule } from './jobs/mongo.module';
+import { JobLogsController } from './logs/job-logs.controller';
+import { LogsModule } from './logs/logs.module';
 import { STAGES, type Stage } from './lifecycle/job.types';
 import { DeadlineProcessor } from './queues/deadline.processor';
 import { QueuesModule } from './queues/queues.module';
@@ -51,12 +54,14 @@ export class AppModule {
           },
         }),
         MongoModule,
+        LogsModule,
+        AttemptsModule,
         TenantsModule,
         AgentsModule,
         QueuesModule.register({ workers: options.stages, sweeper: options.sweeper ?? options.stages.length > 0 }),
         ...(options.api ? [TerminusModule] : []),
       ],
-      controllers: options.api ? [JobsController, GithubWebhookController, HealthController, StatechartsController] : [],
+      controllers: options.api ? [JobsController, JobLogsController, GithubWebhookController, HealthController, StatechartsController] : [],
       providers: [JobsService, { provide: APP_FILTER, useClass: DomainExceptionFilter }, ...(options.stages.length ? [DeadlineProcessor] : [])],
       exports: [JobsService],
     };

@@ -7,10 +7,11 @@ import {
   CodeResult,
   PlanResult,
   PullRequestGateway,
+  PullRequestInput,
   PullRequestResult,
   ReviewResult,
 } from './agent.port';
-import type { Stage } from '../lifecycle/job.types';
+import type { Stage, StageUsage } from '../lifecycle/job.types';
 
 /**
  * Script for one job, read from its issue body so that a scenario travels with the job (and so
@@ -20,6 +21,8 @@ import type { Stage } from '../lifecycle/job.types';
  * - `mock: fail=<stage>`            permanent failure in that stage
  * - `mock: transient=<stage>:<n>`   first n attempts of that stage fail transiently
  * - `mock: reject=<n>`              review rejects the first n rounds, then approves
+ * - `mock: usage=<stage>:<tokens>[:<usd>]`  every call of that stage reports this usage
+ *                                   (tokens split half input, half output; USD optional)
  * Stages: planning, coding, reviewing, pr-open.
  */
 export interface MockScript {
@@ -28,12 +31,13 @@ export interface MockScript {
   fail: Stage[];
   transient: Partial<Record<Stage, number>>;
   rejections: number;
+  usage: Partial<Record<Stage, StageUsage>>;
 }
 
 /** Parses the `mock:` directives of an issue body. Unknown directives are ignored. */
 export function parseMockScript(body: string): MockScript {
-  const script: MockScript = { stageDelayMs: {}, fail: [], transient: {}, rejections: 0 };
-  for (const m of body.matchAll(/^\s*mock:\s*([a-z-]+)=([\w:-]+)\s*$/gim)) {
+  const script: MockScript = { stageDelayMs: {}, fail: [], transient: {}, rejections: 0, usage: {} };
+  for (const m of body.matchAll(/^\s*mock:\s*([a-z-]+)=([\w:.-]+)\s*$/gim)) {
     const [, key, value] = m;
     if (key === 'delay') {
       const [a, b] = value.split(':');
@@ -45,6 +49,14 @@ export function parseMockScript(body: string): MockScript {
     else if (key === 'transient') {
       const [stage, n] = value.split(':');
       script.transient[stage as Stage] = Number(n ?? 1);
+    } else if (key === 'usage') {
+      const [stage, tokens, usd] = value.split(':');
+      const n = Number(tokens ?? 0);
+      script.usage[stage as Stage] = {
+        inputTokens: Math.ceil(n / 2),
+        outputTokens: Math.floor(n / 2),
+        ...(usd !== undefined ? { costUsd: Number(usd) } : {}),
+      };
     }
   }
   return script;
@@ -148,6 +160,7 @@ export class MockAgent implements Agent, PullRequestGateway {
       fail: [...(d.fail ?? []), ...own.fail],
       transient: { ...(d.transient ?? {}), ...own.transient },
       rejections: own.rejections || d.rejections || 0,
+      usage: { ...(d.usage ?? {}), ...own.usage },
     };
   }
 
@@ -191,6 +204,9 @@ export class MockAgent implements Agent, PullRequestGateway {
     const delay = script.stageDelayMs[stage] ?? script.delayMs ?? this.options.delayMs;
     if (delay > 0) await sleep(delay, opts.signal);
     else if (opts.signal.aborted) throw opts.signal.reason ?? new Error('aborted');
+    const usage = script.usage[stage];
+    if (usage) opts.observer?.usage(usage); // reported also when the call then fails
+
     if (script.fail.includes(stage)) {
       throw new AgentError('MOCK_PERMANENT_FAILURE', `mock agent: scripted permanent failure in ${stage}`, false, stage);
     }
@@ -244,7 +260,7 @@ export class MockAgent implements Agent, PullRequestGateway {
     });
   }
 
-  open(ctx: AgentJobContext, _plan: PlanResult, _code: CodeResult, opts: AgentCallOptions): Promise<PullRequestResult> {
+  open(ctx: AgentJobContext, _input: PullRequestInput, opts: AgentCallOptions): Promise<PullRequestResult> {
     return this.run('pr-open', ctx, opts, () => {
       const n = parseInt(digest(ctx.jobId), 16) % 100000;
       return { number: n, url: `https://github.com/${ctx.repositoryId}/pull/${n}` };

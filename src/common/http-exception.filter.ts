@@ -5,11 +5,12 @@ import { IllegalEventError } from '../lifecycle/job.runtime';
 import { UnknownMachineVersionError } from '../lifecycle/snapshot-migrations';
 import { ConcurrentUpdateError, DependencyUnavailableError, JobNotFoundError } from '../jobs/job.errors';
 import { InvalidCursorError } from '../jobs/job.repository';
+import { InvalidLogCursorError } from '../logs/job-logs.service';
 
 /**
  * Maps domain errors to HTTP: JobNotFoundError → 404; IllegalEventError → 409 with `state` and
  * `acceptedEvents`; ConcurrentUpdateError, UnknownMachineVersionError → 409; InvalidCursorError
- * → 400 (field `cursor`); DependencyUnavailableError and MongoDB connection errors → 503.
+ * → 400 (field `cursor`), InvalidLogCursorError → 400 (field `after`); DependencyUnavailableError and MongoDB connection errors → 503.
  * Body: `{ statusCode, error, code, message, ... }`.
  */
 @Catch()
@@ -37,6 +38,9 @@ export class DomainExceptionFilter implements ExceptionFilter {
     }
     if (e instanceof InvalidCursorError) {
       return [400, { error: 'Bad Request', code: e.code, message: e.message, errors: [{ field: 'cursor', messages: [e.message] }] }];
+    }
+    if (e instanceof InvalidLogCursorError) {
+      return [400, { error: 'Bad Request', code: e.code, message: e.message, errors: [{ field: 'after', messages: [e.message] }] }];
     }
     if (e instanceof DependencyUnavailableError) {
       return [503, { error: 'Service Unavailable', code: e.code, dependency: e.dependency, message: e.message }];

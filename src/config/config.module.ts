@@ -1,6 +1,8 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
-import { APP_CONFIG, validateConfig } from './config';
+import { Redactor } from '../common/secrets';
+import { WORKER_ID, newWorkerId } from '../queues/worker-id';
+import { APP_CONFIG, secretsOf, validateConfig, type AppConfig } from './config';
 
 /**
  * Global typed config: `@Inject(APP_CONFIG) config: AppConfig` (or `ConfigService`). `overrides`
@@ -16,8 +18,13 @@ export class AppConfigModule {
     return {
       module: AppConfigModule,
       imports: [ConfigModule.forRoot({ ignoreEnvFile: true, ignoreEnvVars: true, load: [() => config] })],
-      providers: [{ provide: APP_CONFIG, useValue: config }],
-      exports: [APP_CONFIG],
+      providers: [
+        { provide: APP_CONFIG, useValue: config },
+        // Everything written out (job logs, errors) is redacted of the secrets this process holds.
+        { provide: Redactor, useValue: new Redactor(secretsOf(config as AppConfig, process.env)) },
+        { provide: WORKER_ID, useValue: newWorkerId() },
+      ],
+      exports: [APP_CONFIG, Redactor, WORKER_ID],
     };
   }
 }

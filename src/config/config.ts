@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SECRET_NAME_PATTERN } from '../tools/child-env';
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 const bool = (def: boolean) =>
@@ -18,7 +19,71 @@ export const configSchema = z.object({
   MONGODB_DB: z.string().min(1).default('aicd'),
   /** Prefix of every BullMQ key, so several deployments (or test runs) share one Redis. */
   QUEUE_PREFIX: z.string().min(1).default('aicd'),
-  AGENT: z.enum(['mock']).default('mock'),
+  /** `mock`: the scripted MockAgent. `cli`: a coding-agent CLI (AGENT_CLI) in a git worktree per job. */
+  AGENT: z.enum(['mock', 'cli']).default('mock'),
+  /** Which coding-agent CLI `AGENT=cli` drives. */
+  AGENT_CLI: z.enum(['claude', 'codex', 'gemini', 'aider', 'custom']).default('claude'),
+  /** Path of the CLI's binary (default: its name on PATH: claude, codex, gemini, aider). */
+  AGENT_CLI_BIN: z.string().default(''),
+  /**
+   * For AGENT_CLI=custom: the argv template, a JSON array of strings, with placeholders
+   * `{promptFile}`, `{workspace}`, `{stage}`, `{mode}` (e.g. `["my-agent","--prompt","{promptFile}"]`).
+   */
+  AGENT_CLI_COMMAND: z.string().default(''),
+  /** Turn limit passed to CLIs that have one (claude --max-turns). 0 = the CLI's default. */
+  AGENT_CLI_MAX_TURNS: int(0),
+  /** Extra environment variable names passed to the agent CLI (comma-separated), beside its own (API keys) and the minimal allowlist. */
+  AGENT_CLI_ENV: z.string().default(''),
+  /** Directory of the prompt templates (plan.md, code.md, review.md); default: prompts/ of the repository. */
+  PROMPTS_DIR: z.string().default(''),
+  /** A CLI call (and the review checks) with no output for this many ms is killed as idle (0 = none). */
+  TOOL_IDLE_TIMEOUT_MS: int(300_000),
+  /** ms between SIGTERM and SIGKILL to a tool's process group (cancel, timeout, idle timeout). */
+  KILL_GRACE_MS: int(5000),
+  /** Consecutive infrastructure failures of a tool (missing binary, crash, rate limit) that open its circuit breaker. */
+  TOOL_BREAKER_THRESHOLD: int(5, 1),
+  /** ms an open circuit breaker waits before it lets one call try again (half-open). */
+  TOOL_BREAKER_HALF_OPEN_MS: int(30_000, 1),
+  /** How often a running stage attempt writes its heartbeat (and the worker its registry entry), ms. */
+  HEARTBEAT_MS: int(5000, 100),
+  /** A running attempt whose heartbeat is older than this is dead: its stage runs again as a new attempt, ms. */
+  HEARTBEAT_TIMEOUT_MS: int(30_000, 1000),
+  /** Log bytes kept per stage attempt; past it the oldest lines are dropped (with a marker). */
+  LOG_MAX_BYTES: int(1_000_000, 1024),
+  /** Root of the git mirrors and job worktrees on this worker's local disk. */
+  WORKSPACE_ROOT: z.string().default(''),
+  /** A worktree bigger than this after a stage is a permanent stage error (WORKSPACE_TOO_LARGE), bytes. */
+  WORKSPACE_MAX_BYTES: int(2_000_000_000, 1),
+  /** Clone URL of a repository: `{repository}` is its owner/name; file:// URLs and absolute paths allowed. */
+  GIT_URL_TEMPLATE: z.string().default('https://github.com/{repository}.git'),
+  /** Token for git fetch/push over HTTPS (given to git through GIT_ASKPASS only). GITHUB_TOKEN is used when empty. */
+  GIT_TOKEN: z.string().default(''),
+  GIT_AUTHOR_NAME: z.string().min(1).default('aicd-orchestrator'),
+  GIT_AUTHOR_EMAIL: z.string().min(1).default('aicd-orchestrator@users.noreply.github.com'),
+  /** A code stage's diff over this many bytes is refused (CODE_FAILED, DIFF_TOO_LARGE). */
+  MAX_DIFF_BYTES: int(1_000_000, 1),
+  /** The repository's checks run by review, in the worktree with `sh -c` (e.g. `npm test`); a tenant setting overrides it. Empty: no checks. */
+  REVIEW_COMMAND: z.string().default(''),
+  /** ms the checks may run before they are killed (a rejection naming the timeout). */
+  REVIEW_TIMEOUT_MS: int(600_000, 1),
+  /** After passing checks, also ask the agent CLI for a review (read-only). */
+  REVIEW_AGENT: bool(false),
+  /** Per-job spending limit in US dollars (0 = none); a tenant setting overrides it. */
+  JOB_BUDGET_USD: z.coerce.number().min(0).default(0),
+  /** Per-job limit of input + output tokens (0 = none); a tenant setting overrides it. */
+  JOB_BUDGET_TOKENS: int(0),
+  /** `mock`: simulated PRs. `git`: push the branch and record a compare reference. `github`: push and open a PR (Octokit). */
+  PR_GATEWAY: z.enum(['mock', 'git', 'github']).default('mock'),
+  /** Open pull requests as drafts. */
+  PR_DRAFT: bool(false),
+  /** GitHub token (PAT or installation token) for PR_GATEWAY=github, and for git when GIT_TOKEN is empty. */
+  GITHUB_TOKEN: z.string().default(''),
+  /** GitHub REST API base URL (GitHub Enterprise: https://<host>/api/v3). */
+  GITHUB_API_URL: z.string().url().default('https://api.github.com'),
+  /** GitHub App authentication instead of a token: the App id, its private key (PEM) and the installation id. */
+  GITHUB_APP_ID: z.string().default(''),
+  GITHUB_APP_PRIVATE_KEY: z.string().default(''),
+  GITHUB_APP_INSTALLATION_ID: z.string().default(''),
   MOCK_AGENT_DELAY_MS: int(200),
   /** Stages in which the mock fails permanently for every job, comma-separated (e.g. `coding`). */
   MOCK_AGENT_FAIL_STAGES: z.string().default(''),
@@ -104,3 +169,15 @@ export function validateConfig(env: Record<string, unknown>): AppConfig {
 
 /** DI token of the validated {@link AppConfig}. */
 export const APP_CONFIG = Symbol('APP_CONFIG');
+
+/**
+ * The secret values this process holds: the config's tokens and keys, and every environment
+ * variable whose name looks secret (SECRET_NAME_PATTERN: agent CLIs' API keys, for instance).
+ */
+export function secretsOf(config: AppConfig, env: NodeJS.ProcessEnv): string[] {
+  const own = [config.GIT_TOKEN, config.GITHUB_TOKEN, config.GITHUB_APP_PRIVATE_KEY, config.GITHUB_WEBHOOK_SECRET ?? ''];
+  const named = Object.entries(env)
+    .filter(([k, v]) => SECRET_NAME_PATTERN.test(k) && !k.startsWith('npm_') && typeof v === 'string')
+    .map(([, v]) => v as string);
+  return [...own, ...named].filter((v) => v.length > 0);
+}

@@ -2,7 +2,8 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { applyEvent, acceptedEvents, createJobSnapshot, JOB_MACHINE_VERSION } from '../lifecycle/job.runtime';
-import type { Issue, JobEvent, JobEventType, TransitionRecord } from '../lifecycle/job.types';
+import type { Issue, JobBudget, JobEvent, JobEventType, TransitionRecord } from '../lifecycle/job.types';
+import { TenantRepository } from '../tenants/tenant.repository';
 import { upgradeSnapshot } from '../lifecycle/snapshot-migrations';
 import { ConcurrentUpdateError, JobNotFoundError } from './job.errors';
 import type { JobListQuery, JobPage, JobRecord } from './job.record';
@@ -33,6 +34,7 @@ export class JobsService {
     private readonly dispatcher: StageDispatcher,
     private readonly cancellation: CancellationBus,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly tenants: TenantRepository,
   ) {}
 
   /**
@@ -47,7 +49,7 @@ export class JobsService {
       tenantId,
       repositoryId: input.repositoryId,
       issue: input.issue,
-      limits: { maxReviewRounds: this.config.MAX_REVIEW_ROUNDS, autoComplete: this.config.AUTO_COMPLETE },
+      limits: { maxReviewRounds: this.config.MAX_REVIEW_ROUNDS, autoComplete: this.config.AUTO_COMPLETE, budget: await this.budgetOf(tenantId) },
     });
     await this.dispatcher.ping();
     const now = new Date();
@@ -71,6 +73,17 @@ export class JobsService {
       await this.dispatcher.scheduleDeadline(result.job, new Date(result.job.createdAt.getTime() + this.config.JOB_DEADLINE_MS));
     }
     return result;
+  }
+
+  /**
+   * The budget a new job of the tenant gets: the tenant's setting, else JOB_BUDGET_USD /
+   * JOB_BUDGET_TOKENS; 0 means no limit (null).
+   */
+  async budgetOf(tenantId: string): Promise<JobBudget> {
+    const settings = (await this.tenants.findById(tenantId))?.settings;
+    const usd = settings?.budgetUsd ?? this.config.JOB_BUDGET_USD;
+    const tokens = settings?.budgetTokens ?? this.config.JOB_BUDGET_TOKENS;
+    return { usd: usd > 0 ? usd : null, tokens: tokens > 0 ? tokens : null };
   }
 
   /** @throws JobNotFoundError when the job does not exist for this tenant. */

@@ -24,7 +24,7 @@ export const MONGO_CLIENT = Symbol('MONGO_CLIENT');
     { provide: MongoJobRepository, inject: [Db], useFactory: (db: Db) => new MongoJobRepository(db) },
     { provide: JobRepository, useExisting: MongoJobRepository },
   ],
-  exports: [JobRepository, MONGO_CLIENT],
+  exports: [JobRepository, MONGO_CLIENT, Db],
 })
 export class MongoModule implements OnModuleInit, OnApplicationShutdown {
   constructor(

@@ -1,6 +1,7 @@
 import { assign, fromPromise, setup } from 'xstate';
 import type {
   CodeResult,
+  JobBudget,
   JobContext,
   JobError,
   JobEvent,
@@ -12,10 +13,36 @@ import type {
   StageFault,
   StageInput,
   StageOutput,
+  StageUsage,
+  Usage,
 } from './job.types';
 
-/** Version of the statechart definition; stored beside every persisted snapshot. */
-export const JOB_MACHINE_VERSION = '1';
+/**
+ * Version of the statechart definition; stored beside every persisted snapshot.
+ * 2: usage, budget guard (BUDGET_EXCEEDED) and workspace (migration from 1 in snapshot-migrations.ts).
+ */
+export const JOB_MACHINE_VERSION = '2';
+
+/** No usage yet. */
+export const NO_USAGE: Usage = { inputTokens: 0, outputTokens: 0, costUsd: 0 };
+
+/** `total` plus what one stage visit reported (costUsd counts as 0 when absent). */
+export function addUsage(total: Usage, add: StageUsage | undefined): Usage {
+  if (!add) return total;
+  return {
+    inputTokens: total.inputTokens + add.inputTokens,
+    outputTokens: total.outputTokens + add.outputTokens,
+    costUsd: Math.round((total.costUsd + (add.costUsd ?? 0)) * 1e6) / 1e6,
+  };
+}
+
+/** Whether `usage` is over `budget`: more USD or more input+output tokens than allowed (null = no limit). */
+export function overBudget(usage: Usage, budget: JobBudget): boolean {
+  return (
+    (budget.usd !== null && usage.costUsd > budget.usd) ||
+    (budget.tokens !== null && usage.inputTokens + usage.outputTokens > budget.tokens)
+  );
+}
 
 /**
  * A stage actor that parks: it never settles on its own and rejects when its actor is stopped.
@@ -62,6 +89,8 @@ function asFault(event: FaultEvent, stage: Stage): StageFault {
     attempt: typeof e?.attempt === 'number' ? e.attempt : 1,
     maxAttempts: typeof e?.maxAttempts === 'number' ? e.maxAttempts : 1,
     retryable: e?.retryable === true,
+    ...(e?.usage ? { usage: e.usage } : {}),
+    ...(typeof e?.retryAfterMs === 'number' ? { retryAfterMs: e.retryAfterMs } : {}),
   };
 }
 
@@ -75,6 +104,40 @@ function onStageError(stage: Stage) {
     { target: '#job.FAILED', actions: { type: 'recordStageFailure', params: { stage } } },
   ] as const;
 }
+
+type DoneEvent<T> = { type: string; output: StageOutput<T> };
+
+/** What every stage's done event records: the attempt, the usage and the workspace it reports. */
+function doneBookkeeping(context: JobContext, event: DoneEvent<unknown>, stage: Stage) {
+  return {
+    attempts: { ...context.attempts, [stage]: event.output.attempt },
+    usage: addUsage(context.usage, event.output.usage),
+    workspace: event.output.workspace ?? context.workspace,
+    lastFault: null,
+  };
+}
+
+/**
+ * The first branch of every stage's done event that leads to another stage: when the job's usage
+ * with this visit's is over its budget, the result is kept and the job goes to FAILED with
+ * BUDGET_EXCEEDED instead of starting the next stage; RETRY resumes there (with a raised budget).
+ */
+function budgetBranch(stage: Stage) {
+  return {
+    guard: { type: 'isOverBudget', params: { stage } },
+    target: '#job.FAILED',
+    actions: { type: 'recordBudgetExceeded', params: { stage } },
+  } as const;
+}
+
+/** The stage a job goes on to after `stage` produced `output` (for a BUDGET_EXCEEDED failure). */
+function nextStage(stage: Stage, output: StageOutput<unknown>): Stage {
+  if (stage === 'planning') return 'coding';
+  if (stage === 'coding') return 'reviewing';
+  return (output.result as ReviewResult).approved ? 'pr-open' : 'coding';
+}
+
+const RESULT_FIELD = { planning: 'plan', coding: 'code', reviewing: 'review', 'pr-open': 'prUrl' } as const;
 
 /** Every non-final state accepts MARK_CANCELLED. */
 const cancellable = {
@@ -114,11 +177,26 @@ export const jobMachine = setup({
     recordFault: assign({
       lastFault: ({ event }, params: { stage: Stage }) => asFault(event as unknown as FaultEvent, params.stage),
     }),
-    /** Records the stage's fault as the job's error. */
-    recordStageFailure: assign(({ event }, params: { stage: Stage }) => {
+    /** Keeps the stage's result and usage, and fails the job with BUDGET_EXCEEDED before the next stage. */
+    recordBudgetExceeded: assign(({ context, event }, params: { stage: Stage }) => {
+      const done = event as unknown as DoneEvent<unknown>;
+      const bookkeeping = doneBookkeeping(context, done, params.stage);
+      const failedStage = nextStage(params.stage, done.output);
+      const u = bookkeeping.usage;
+      const b = context.limits.budget;
+      const error: JobError = {
+        code: 'BUDGET_EXCEEDED',
+        message: `usage ${u.inputTokens + u.outputTokens} tokens / $${u.costUsd} is over the budget (${b.tokens ?? 'no'} token limit / ${b.usd === null ? 'no' : `$${b.usd}`} USD limit); ${failedStage} did not start`,
+        stage: params.stage,
+      };
+      const review = params.stage === 'reviewing' ? { reviewRounds: context.reviewRounds + 1 } : {};
+      return { ...bookkeeping, ...review, [RESULT_FIELD[params.stage]]: done.output.result, error, failedStage };
+    }),
+    /** Records the stage's fault as the job's error, and the usage the failed call spent. */
+    recordStageFailure: assign(({ context, event }, params: { stage: Stage }) => {
       const fault = asFault(event as unknown as FaultEvent, params.stage);
       const error: JobError = { code: fault.code, message: fault.message, stage: params.stage };
-      return { error, failedStage: params.stage, lastFault: null };
+      return { error, failedStage: params.stage, lastFault: null, usage: addUsage(context.usage, fault.usage) };
     }),
     /** Records the error carried by MARK_FAILED. */
     recordMarkedFailure: assign(({ event }, params: { stage: Stage }) => {
@@ -126,15 +204,31 @@ export const jobMachine = setup({
       const error: JobError = e.error ?? { code: 'FAILED', message: 'marked failed', stage: params.stage };
       return { error, failedStage: params.stage, lastFault: null };
     }),
-    /** Clears the failure before resuming the failed stage; a review-rounds failure gets a fresh budget. */
-    resume: assign(({ context }) => ({
-      error: null,
-      failedStage: null,
-      lastFault: null,
-      reviewRounds: context.error?.code === 'REVIEW_ROUNDS_EXCEEDED' ? 0 : context.reviewRounds,
-    })),
+    /**
+     * Clears the failure before resuming the failed stage; a review-rounds failure gets a fresh
+     * round budget; RETRY's `budgetUsd` / `budgetTokens` replace the spending limits.
+     */
+    resume: assign(({ context, event }) => {
+      const e = event as { budgetUsd?: number | null; budgetTokens?: number | null };
+      const budget = { ...context.limits.budget };
+      if (e.budgetUsd !== undefined) budget.usd = e.budgetUsd;
+      if (e.budgetTokens !== undefined) budget.tokens = e.budgetTokens;
+      return {
+        error: null,
+        failedStage: null,
+        lastFault: null,
+        reviewRounds: context.error?.code === 'REVIEW_ROUNDS_EXCEEDED' ? 0 : context.reviewRounds,
+        limits: { ...context.limits, budget },
+      };
+    }),
   },
   guards: {
+    /**
+     * The job's usage, with what this stage visit reports, is over its budget (USD or tokens):
+     * the next stage must not start.
+     */
+    isOverBudget: ({ context, event }, _params: { stage: Stage }) =>
+      overBudget(addUsage(context.usage, (event as unknown as DoneEvent<unknown>).output?.usage), context.limits.budget),
     /** The fault is transient and attempts remain: stay in the stage, the queue retries. */
     isRetryableFault: ({ event }, params: { stage: Stage }) => {
       const f = asFault(event as FaultEvent, params.stage);
@@ -167,6 +261,8 @@ export const jobMachine = setup({
     error: null,
     failedStage: null,
     lastFault: null,
+    usage: NO_USAGE,
+    workspace: null,
   }),
   initial: 'QUEUED',
   states: {
@@ -185,14 +281,13 @@ export const jobMachine = setup({
         src: 'plan',
         input: stageInput('planning'),
         // xstate.done.actor.plan stands for the seed's PLAN_SUCCEEDED.
-        onDone: {
-          target: 'CODING',
-          actions: assign(({ context, event }) => ({
-            plan: event.output.result,
-            attempts: { ...context.attempts, planning: event.output.attempt },
-            lastFault: null,
-          })),
-        },
+        onDone: [
+          budgetBranch('planning'),
+          {
+            target: 'CODING',
+            actions: assign(({ context, event }) => ({ ...doneBookkeeping(context, event, 'planning'), plan: event.output.result })),
+          },
+        ],
         // xstate.error.actor.plan stands for the seed's PLAN_FAILED.
         onError: onStageError('planning'),
       },
@@ -206,14 +301,13 @@ export const jobMachine = setup({
         src: 'code',
         input: stageInput('coding'),
         // xstate.done.actor.code stands for the seed's CODE_SUCCEEDED.
-        onDone: {
-          target: 'REVIEWING',
-          actions: assign(({ context, event }) => ({
-            code: event.output.result,
-            attempts: { ...context.attempts, coding: event.output.attempt },
-            lastFault: null,
-          })),
-        },
+        onDone: [
+          budgetBranch('coding'),
+          {
+            target: 'REVIEWING',
+            actions: assign(({ context, event }) => ({ ...doneBookkeeping(context, event, 'coding'), code: event.output.result })),
+          },
+        ],
         // xstate.error.actor.code stands for the seed's CODE_FAILED.
         onError: onStageError('coding'),
       },
@@ -228,34 +322,33 @@ export const jobMachine = setup({
         input: stageInput('reviewing'),
         // xstate.done.actor.review stands for REVIEW_APPROVED or REVIEW_REJECTED.
         onDone: [
+          budgetBranch('reviewing'),
           {
             guard: 'isApproved',
             target: 'PR_OPEN',
             actions: assign(({ context, event }) => ({
+              ...doneBookkeeping(context, event, 'reviewing'),
               review: event.output.result,
               reviewRounds: context.reviewRounds + 1,
-              attempts: { ...context.attempts, reviewing: event.output.attempt },
               feedback: [],
-              lastFault: null,
             })),
           },
           {
             guard: 'canReviseAgain',
             target: 'CODING',
             actions: assign(({ context, event }) => ({
+              ...doneBookkeeping(context, event, 'reviewing'),
               review: event.output.result,
               reviewRounds: context.reviewRounds + 1,
-              attempts: { ...context.attempts, reviewing: event.output.attempt },
               feedback: event.output.result.comments,
-              lastFault: null,
             })),
           },
           {
             target: 'FAILED',
             actions: assign(({ context, event }) => ({
+              ...doneBookkeeping(context, event, 'reviewing'),
               review: event.output.result,
               reviewRounds: context.reviewRounds + 1,
-              attempts: { ...context.attempts, reviewing: event.output.attempt },
               feedback: event.output.result.comments,
               error: {
                 code: 'REVIEW_ROUNDS_EXCEEDED',
@@ -285,18 +378,10 @@ export const jobMachine = setup({
           {
             guard: 'isAutoComplete',
             target: 'COMPLETED',
-            actions: assign(({ context, event }) => ({
-              prUrl: event.output.result.url,
-              attempts: { ...context.attempts, 'pr-open': event.output.attempt },
-              lastFault: null,
-            })),
+            actions: assign(({ context, event }) => ({ ...doneBookkeeping(context, event, 'pr-open'), prUrl: event.output.result.url })),
           },
           {
-            actions: assign(({ context, event }) => ({
-              prUrl: event.output.result.url,
-              attempts: { ...context.attempts, 'pr-open': event.output.attempt },
-              lastFault: null,
-            })),
+            actions: assign(({ context, event }) => ({ ...doneBookkeeping(context, event, 'pr-open'), prUrl: event.output.result.url })),
           },
         ],
         // xstate.error.actor.openPullRequest stands for the seed's PR_FAILED.

@@ -1,4 +1,5 @@
 import { createActor, waitFor, type InspectionEvent, type SnapshotFrom } from 'xstate';
+import { guardText } from './guard-text';
 import { jobMachine, JOB_MACHINE_VERSION, type JobMachine } from './job.machine';
 import {
   EXTERNAL_EVENT_TYPES,
@@ -32,6 +33,8 @@ export interface AppliedTransition {
   to: JobState;
   /** Seed event name, see `seedEventName`. */
   event: string;
+  /** Guard of the branch taken (`isApproved`, `isOverBudget(coding)`); absent when unguarded. */
+  guard?: string;
 }
 
 /** Result of advancing a job's actor: what to commit. */
@@ -73,7 +76,8 @@ function startRecording(machine: JobMachine, options: { snapshot?: PersistedJobS
       if (ev.type !== '@xstate.microstep' || ev.actorRef !== actor) return;
       const to = stateOf(ev.snapshot as unknown as { value: unknown });
       if (previous !== undefined && ev._transitions.length > 0) {
-        transitions.push({ from: previous, to, event: seedEventName(ev.event) });
+        const guard = guardText((ev._transitions[0] as { guard?: unknown }).guard);
+        transitions.push({ from: previous, to, event: seedEventName(ev.event), ...(guard ? { guard } : {}) });
       }
       previous = to;
     },

@@ -54,24 +54,64 @@ export interface Issue {
   url: string;
 }
 
+/**
+ * A stored artifact a stage produced (the plan text, the code diff, the checks' output): its
+ * content lives in the artifact store, addressed by `id`; `sha256` (hex) and `bytes` identify it.
+ */
+export interface ArtifactRef {
+  id: string;
+  name: string;
+  contentType: string;
+  sha256: string;
+  bytes: number;
+}
+
 /** Output of the planning stage. */
 export interface PlanResult {
   /** Ordered steps the agent intends to carry out. */
   steps: string[];
   summary: string;
+  /** The full plan text (a CLI agent's final message), when stored as an artifact. */
+  artifact?: ArtifactRef;
 }
 
 /** One file touched by the coding stage. */
 export interface FileChange {
   path: string;
-  /** Unified diff of the change. */
-  patch: string;
+  /** Unified diff of this file (MockAgent). A CLI agent leaves it out: the whole diff is `CodeResult.diff`. */
+  patch?: string;
   commitMessage: string;
+  status?: 'added' | 'modified' | 'deleted' | 'renamed';
+  additions?: number;
+  deletions?: number;
 }
 
 /** Output of the coding stage. */
 export interface CodeResult {
   changes: FileChange[];
+  /** The commit the orchestrator made on the job's branch (CLI agent). */
+  commitSha?: string;
+  /** The commit the change starts from (the base commit, or the previous round's commit). */
+  parentSha?: string;
+  /** ISO-8601 author/committer date of `commitSha` (recreating the commit elsewhere gives the same sha). */
+  committedAt?: string;
+  /** The unified diff `parentSha..commitSha`, stored as an artifact. */
+  diff?: ArtifactRef;
+  /** `git diff --stat` of the change. */
+  diffStat?: string;
+}
+
+/** The repository's own checks (REVIEW_COMMAND) as run by the review stage. */
+export interface CheckResult {
+  command: string;
+  /** Exit code, or null when the checks were killed (timeout). */
+  exitCode: number | null;
+  passed: boolean;
+  durationMs: number;
+  /** The last lines of the checks' output (stdout and stderr), secrets redacted. */
+  outputTail: string;
+  /** The whole output, when stored as an artifact. */
+  output?: ArtifactRef;
 }
 
 /** Output of the review stage. */
@@ -79,12 +119,54 @@ export interface ReviewResult {
   approved: boolean;
   /** Reviewer comments; on rejection they become the `feedback` of the next `code` call. */
   comments: string[];
+  /** The checks that decided (CLI agent), when any ran. */
+  checks?: CheckResult;
 }
 
 /** Output of the PR-opening step. */
 export interface PullRequestResult {
+  /** The pull request's URL, or a compare reference (`<remote>#<base>...<branch>`) for the git gateway. */
   url: string;
-  number: number;
+  /** The pull request's number; null when no pull request object exists (git gateway). */
+  number: number | null;
+  /** The pushed branch and its head commit, when a branch was pushed. */
+  branch?: string;
+  headSha?: string;
+}
+
+/**
+ * Tokens and money spent by agent calls. Tokens are counts (input + output are budgeted
+ * together); `costUsd` is US dollars, 0 when the tool reports tokens only.
+ */
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+}
+
+/** What a single call reported (`costUsd` absent when the tool reports tokens only). */
+export interface StageUsage {
+  inputTokens: number;
+  outputTokens: number;
+  costUsd?: number;
+}
+
+/** A job's spending limits; null = no limit. */
+export interface JobBudget {
+  /** US dollars. */
+  usd: number | null;
+  /** Input + output tokens. */
+  tokens: number | null;
+}
+
+/** The git workspace of a job, recorded when the first stage prepared it. */
+export interface JobWorkspace {
+  /** `aicd/<issue number>-<first 8 of jobId>`. */
+  branch: string;
+  /** The remote's branch the work starts from (its default branch). */
+  baseBranch: string;
+  /** The commit the job's branch starts from. */
+  baseCommit: string;
 }
 
 /** Error recorded on the job when it lands in FAILED. `code` is stable and machine-readable. */
@@ -108,6 +190,10 @@ export interface StageFault {
   maxAttempts: number;
   /** False for permanent faults (retrying cannot help), true for transient ones. */
   retryable: boolean;
+  /** Usage the failed call spent (counted when the fault is committed, i.e. it fails the job). */
+  usage?: StageUsage;
+  /** For a transient fault: wait at least this long before the next attempt, ms (e.g. an open circuit breaker). */
+  retryAfterMs?: number;
 }
 
 /** What an invoked stage actor resolves with: the result and the attempt that produced it. */
@@ -115,6 +201,10 @@ export interface StageOutput<T> {
   result: T;
   /** 1-based attempt number that succeeded. */
   attempt: number;
+  /** Usage spent by this stage visit (this call and the failed attempts before it); added to the job's. */
+  usage?: StageUsage;
+  /** The job's workspace, when this stage prepared it (the first stage that ran in a workspace). */
+  workspace?: JobWorkspace;
 }
 
 /** Per-job limits, fixed at submission and persisted in the snapshot. */
@@ -123,6 +213,8 @@ export interface JobLimits {
   maxReviewRounds: number;
   /** Go PR_OPEN → COMPLETED as soon as the PR is open, instead of waiting for MARK_COMPLETED. */
   autoComplete: boolean;
+  /** Spending limits: over them, the job goes to FAILED (BUDGET_EXCEEDED) before its next stage. */
+  budget: JobBudget;
 }
 
 /** Input given when a job's actor is first created. */
@@ -151,6 +243,10 @@ export interface JobContext extends JobInput {
   failedStage: Stage | null;
   /** The last transient fault of the current stage, while the queue retries it (not committed). */
   lastFault: StageFault | null;
+  /** Usage of every committed stage visit so far. */
+  usage: Usage;
+  /** The job's git workspace, once a stage prepared it (CLI agent); null with the MockAgent. */
+  workspace: JobWorkspace | null;
 }
 
 /** Input of every invoked stage actor: the slice of context the agent needs. */
@@ -181,8 +277,11 @@ export type JobEvent =
   | { type: 'START_CODING' }
   /** FAILED → REVIEWING when reviewing failed (resume). */
   | { type: 'START_REVIEWING' }
-  /** FAILED → the stage that failed, whichever it was. */
-  | { type: 'RETRY' }
+  /**
+   * FAILED → the stage that failed, whichever it was. `budgetUsd` / `budgetTokens` replace the
+   * job's budget (a job that failed with BUDGET_EXCEEDED resumes with a raised one).
+   */
+  | { type: 'RETRY'; budgetUsd?: number | null; budgetTokens?: number | null }
   /** PR_OPEN → COMPLETED once the PR is open (e.g. it was merged). */
   | { type: 'MARK_COMPLETED' }
   /** Any non-final state → CANCELLED. */
@@ -212,6 +311,8 @@ export interface TransitionRecord {
   at: string;
   /** Attempt of the stage that produced it (1-based), 0 for external events. */
   attempt: number;
+  /** Guard of the branch taken (`isApproved`, `isOverBudget(coding)`); absent when unguarded. */
+  guard?: string;
 }
 
 /**

@@ -13,7 +13,25 @@ export interface SnapshotMigration {
  * Registry of snapshot migrations, oldest first. A change to the statechart that alters what a
  * persisted snapshot means bumps `JOB_MACHINE_VERSION` and adds a migration here.
  */
-export const SNAPSHOT_MIGRATIONS: SnapshotMigration[] = [];
+export const SNAPSHOT_MIGRATIONS: SnapshotMigration[] = [
+  {
+    from: '1',
+    to: '2',
+    description: 'v2 adds context.usage (zero), context.workspace (null) and limits.budget (no limit), and the isOverBudget branches; v1 states keep their names.',
+    migrate: (s) => {
+      const context = s.context as unknown as Record<string, unknown> & { limits: Record<string, unknown> };
+      return {
+        ...s,
+        context: {
+          ...context,
+          usage: context.usage ?? { inputTokens: 0, outputTokens: 0, costUsd: 0 },
+          workspace: context.workspace ?? null,
+          limits: { ...context.limits, budget: context.limits.budget ?? { usd: null, tokens: null } },
+        } as unknown as PersistedJobSnapshot['context'],
+      };
+    },
+  },
+];
 
 /** A snapshot written by a machine version this build cannot read. `code` = UNKNOWN_MACHINE_VERSION. */
 export class UnknownMachineVersionError extends Error {

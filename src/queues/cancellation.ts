@@ -5,8 +5,12 @@ import { CancellationBus } from '../jobs/stage-dispatcher.port';
 import { redisOptionsFromUrl } from './redis-connection';
 import { RecentCommits } from './recent-commits';
 
-/** Why a running call was aborted from outside its stage. */
-export type AbortCause = 'cancelled' | 'shutdown';
+/**
+ * Why a running call was aborted from outside its stage: the job was cancelled, the worker is
+ * shutting down, or the attempt was declared dead by the sweeper (`lost`: its heartbeat was too
+ * old, another attempt runs the stage).
+ */
+export type AbortCause = 'cancelled' | 'shutdown' | 'lost';
 
 /** The AbortControllers of the agent calls running in this process, by job id. */
 @Injectable()
@@ -32,6 +36,12 @@ export class RunningCalls {
       }
     }
     return n;
+  }
+
+  /** Aborts one call whose attempt was declared dead (see AttemptHandle): its result must not be used. */
+  lose(controller: AbortController): void {
+    if (!this.causes.has(controller)) this.causes.set(controller, 'lost');
+    controller.abort(new Error('attempt declared dead: its heartbeat was too old'));
   }
 
   /** Job id → the version its cancelling commit created, for the last 10,000 cancels seen here. */

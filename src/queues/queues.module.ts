@@ -10,6 +10,7 @@ import { RecentCommits } from './recent-commits';
 import { redisOptionsFromUrl } from './redis-connection';
 import { STAGE_PROCESSORS } from './stage.processors';
 import { DEADLINE_QUEUE, STAGE_QUEUE } from './stage-queues';
+import { StageCalls } from './stage-call';
 import { StageRunner } from './stage-runner';
 import { Sweeper } from './sweeper';
 import { SERVED_STAGES, STAGE_PROCESSOR_INSTANCES, WorkerLauncher } from './worker-launcher';
@@ -48,6 +49,7 @@ export class QueuesModule {
       RedisCancellationBus,
       { provide: CancellationBus, useExisting: RedisCancellationBus },
       { provide: SERVED_STAGES, useValue: [...options.workers] },
+      StageCalls,
       StageRunner,
       ...processors,
       { provide: STAGE_PROCESSOR_INSTANCES, inject: processors, useFactory: (...instances: unknown[]) => instances },

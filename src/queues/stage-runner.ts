@@ -1,19 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import { fromPromise } from 'xstate';
-import {
-  AGENT,
-  AgentError,
-  PULL_REQUEST_GATEWAY,
-  type Agent,
-  type AgentCallOptions,
-  type AgentJobContext,
-  type PullRequestGateway,
-} from '../agents/agent.port';
+import { AttemptTracker, type AttemptHandle } from '../attempts/attempt-tracker';
+import { OrphanReaper } from '../attempts/orphan-reaper';
+import { StageAttemptRepository } from '../attempts/stage-attempt.repository';
 import { jobMachine, JOB_MACHINE_VERSION } from '../lifecycle/job.machine';
 import { runStage } from '../lifecycle/job.runtime';
-import { STAGE_ACTOR_ID, type JobState, type Stage, type StageFault, type StageInput, type TransitionRecord } from '../lifecycle/job.types';
+import { STAGE_ACTOR_ID, type JobState, type Stage, type StageFault, type TransitionRecord } from '../lifecycle/job.types';
 import { upgradeSnapshot, UnknownMachineVersionError } from '../lifecycle/snapshot-migrations';
 import { JobRepository } from '../jobs/job.repository';
 import { pendingStage } from '../jobs/pending-stage';
@@ -21,6 +14,7 @@ import { StageDispatcher, type StageMessage } from '../jobs/stage-dispatcher.por
 import { AdmissionControl } from '../tenants/admission-control';
 import { RunningCalls } from './cancellation';
 import { RecentCommits } from './recent-commits';
+import { StageCalls } from './stage-call';
 import { SERVED_STAGES } from './worker-launcher';
 import type { JobRecord } from '../jobs/job.record';
 
@@ -32,20 +26,6 @@ export type StageOutcome =
   | 'stale'
   /** Another writer (a cancel, a duplicate delivery) committed first: this result was discarded. */
   | 'conflict';
-
-function stageFault(e: unknown, stage: Stage, attempt: number, maxAttempts: number, aborted: 'external' | 'timeout' | null, timeoutMs: number): StageFault {
-  if (aborted === 'external') {
-    return { code: 'ABORTED', message: 'agent call aborted: job cancelled or worker shutting down', stage, attempt, maxAttempts, retryable: false };
-  }
-  if (aborted === 'timeout') {
-    return { code: 'STAGE_TIMEOUT', message: `agent call exceeded STAGE_TIMEOUT_MS (${timeoutMs} ms)`, stage, attempt, maxAttempts, retryable: true };
-  }
-  if (e instanceof AgentError) {
-    return { code: e.code, message: e.message, stage, attempt, maxAttempts, retryable: e.retryable };
-  }
-  const message = e instanceof Error ? e.message : String(e);
-  return { code: 'AGENT_ERROR', message, stage, attempt, maxAttempts, retryable: true };
-}
 
 /**
  * What a delivery did: the processor's return value, kept with the completed message (and shown
@@ -81,12 +61,14 @@ export class StageRunner {
     private readonly jobs: JobRepository,
     private readonly dispatcher: StageDispatcher,
     private readonly running: RunningCalls,
-    @Inject(AGENT) private readonly agent: Agent,
-    @Inject(PULL_REQUEST_GATEWAY) private readonly gateway: PullRequestGateway,
+    private readonly calls: StageCalls,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly admission: AdmissionControl,
     private readonly recent: RecentCommits,
     @Inject(SERVED_STAGES) private readonly served: Stage[],
+    private readonly tracker: AttemptTracker,
+    private readonly attempts: StageAttemptRepository,
+    private readonly reaper: OrphanReaper,
   ) {}
 
   /**
@@ -131,6 +113,16 @@ export class StageRunner {
       }
     }
 
+    // A redelivery of a message whose worker stalled or died: if another attempt of this job is
+    // alive (a heartbeat rescue, see Sweeper), wait for it instead of running the stage twice.
+    const redelivered = (job.stalledCounter ?? 0) > 0;
+    if (redelivered) {
+      const live = await this.attempts.findLive(record.id, record.version, new Date(Date.now() - this.config.HEARTBEAT_TIMEOUT_MS));
+      if (live) {
+        if (token) await job.moveToDelayed(Date.now() + this.config.HEARTBEAT_TIMEOUT_MS, token);
+        throw new DelayedError(`attempt ${live.attempt} of job ${record.id} ${live.stage} is alive on ${live.host}`);
+      }
+    }
     const before = message.attemptsBefore ?? 0;
     const controller = new AbortController();
     const onOuterAbort = () => controller.abort(signal?.reason ?? new Error('worker aborted the job'));
@@ -140,7 +132,7 @@ export class StageRunner {
     try {
       let current = record;
       ran.push(stage);
-      let step = await this.runOnce(stage, current, job.attemptsMade + 1 + before, (job.opts.attempts ?? 1) + before, controller);
+      let step = await this.runOnce(stage, current, job.attemptsMade + 1 + before, (job.opts.attempts ?? 1) + before, controller, redelivered);
       for (let continued = 0; ; continued++) {
         if (step.kind === 'aborted') {
           if (this.running.causeOf(controller) === 'shutdown' || (signal?.aborted ?? false)) {
@@ -157,6 +149,15 @@ export class StageRunner {
         if (step.kind === 'retry') {
           const { fault } = step;
           this.log.warn(`job ${current.id} ${fault.stage} attempt ${fault.attempt}/${fault.maxAttempts} failed: ${fault.message}`);
+          if (fault.retryAfterMs !== undefined) {
+            // The tool is unavailable (an open circuit breaker): wait for it without spending an attempt.
+            if (continued === 0) {
+              if (token) await job.moveToDelayed(Date.now() + fault.retryAfterMs, token);
+              throw new DelayedError(`${fault.code}: ${fault.message}`);
+            }
+            await this.dispatcher.dispatch(current, { attemptsBefore: fault.attempt - 1, delayMs: fault.retryAfterMs });
+            return result('committed');
+          }
           if (continued === 0) throw new Error(`${fault.code}: ${fault.message}`);
           // A continued stage has no message to retry: send one that knows this attempt was made.
           await this.dispatcher.dispatch(current, { attemptsBefore: fault.attempt, delayMs: this.config.STAGE_BACKOFF_MS * 2 ** (fault.attempt - 1) });
@@ -211,8 +212,13 @@ export class StageRunner {
     return ms > 0 && record.createdAt.getTime() + ms <= Date.now();
   }
 
-  /** Runs `stage` of `record` once and commits the result with compare-and-set. */
-  private async runOnce(stage: Stage, record: JobRecord, attempt: number, maxAttempts: number, controller: AbortController): Promise<Step> {
+  /**
+   * Runs `stage` of `record` once and commits the result with compare-and-set. The attempt is
+   * recorded (processes, heartbeat, log) by an {@link AttemptHandle}; a later attempt first reaps
+   * what an earlier one of this job left running (a worker killed mid-call), and adds the usage of
+   * the earlier failed attempts of this stage visit to its own.
+   */
+  private async runOnce(stage: Stage, record: JobRecord, attempt: number, maxAttempts: number, controller: AbortController, redelivered = false): Promise<Step> {
     if (controller.signal.aborted) return { kind: 'aborted' }; // cancelled before the call started
     let snapshot;
     try {
@@ -221,12 +227,35 @@ export class StageRunner {
       if (e instanceof UnknownMachineVersionError) throw new UnrecoverableError(`${e.code}: ${e.message}`);
       throw e;
     }
+    const later = attempt > 1 || redelivered;
+    if (later) await this.reaper.reapJob(record.id);
+    const priorUsage = later ? await this.attempts.failedUsage(record.id, stage, record.version) : null;
+    const handle = this.tracker.begin(
+      { jobId: record.id, tenantId: record.tenantId, stage, attempt, version: record.version, tool: this.toolOf(stage) },
+      () => this.running.lose(controller),
+    );
     const machine = jobMachine.provide({
       actors: {
-        [STAGE_ACTOR_ID[stage]]: this.stageActor(stage, attempt, maxAttempts, controller.signal, () => (controller.signal.aborted ? 'external' : null)),
+        [STAGE_ACTOR_ID[stage]]: this.calls.actor({
+          stage,
+          attempt,
+          maxAttempts,
+          context: snapshot.context,
+          abort: controller.signal,
+          externalAbort: () => (controller.signal.aborted ? 'external' : null),
+          handle,
+          priorUsage,
+        }),
       },
     });
-    const run = await runStage(machine, snapshot, stage);
+    let run;
+    try {
+      run = await runStage(machine, snapshot, stage);
+    } catch (e) {
+      await handle.finish({ status: 'failed', usage: handle.reportedUsage, error: { code: 'RUNNER_ERROR', message: e instanceof Error ? e.message : String(e) } });
+      throw e;
+    }
+    await this.finishAttempt(handle, run, controller);
     if (controller.signal.aborted) return { kind: 'aborted' };
     if (run.kind === 'retry') return { kind: 'retry', fault: run.fault };
     const at = new Date().toISOString();
@@ -241,44 +270,24 @@ export class StageRunner {
     return committed ? { kind: 'committed', stage, record: committed } : { kind: 'lost', stage, attempt };
   }
 
-  /** The invoked actor of `stage`: calls the agent (or the PR gateway) and maps its errors to faults. */
-  private stageActor(stage: Stage, attempt: number, maxAttempts: number, abort: AbortSignal, externalAbort: () => 'external' | null) {
-    const timeoutMs = this.config.STAGE_TIMEOUT_MS;
-    return fromPromise(async ({ input, signal }: { input: StageInput; signal: AbortSignal }) => {
-      const timeout = timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined;
-      const ctx: AgentJobContext = {
-        jobId: input.jobId,
-        tenantId: input.tenantId,
-        repositoryId: input.repositoryId,
-        issue: input.issue,
-        reviewRound: input.reviewRound,
-      };
-      const round = stage === 'coding' || stage === 'reviewing' ? `:r${input.reviewRound}` : '';
-      const opts: AgentCallOptions = {
-        signal: AbortSignal.any(timeout ? [signal, abort, timeout] : [signal, abort]),
-        idempotencyKey: `${input.jobId}:${stage}:${attempt}${round}`,
-        attempt,
-      };
-      try {
-        const result = await this.call(stage, ctx, input, opts);
-        return { result, attempt };
-      } catch (e) {
-        const aborted = externalAbort() ?? (timeout?.aborted ? 'timeout' : null);
-        throw stageFault(e, stage, attempt, maxAttempts, aborted, timeoutMs);
-      }
-    });
+  /** Records how the attempt ended, from what the machine made of it. */
+  private async finishAttempt(handle: AttemptHandle, run: Awaited<ReturnType<typeof runStage>>, controller: AbortController): Promise<void> {
+    const usage = handle.reportedUsage;
+    if (controller.signal.aborted) {
+      const cause = this.running.causeOf(controller) ?? 'cancelled';
+      await handle.finish({ status: 'aborted', usage, error: { code: 'ABORTED', message: `attempt aborted (${cause})` } });
+    } else if (run.kind === 'retry') {
+      await handle.finish({ status: 'failed', usage, error: { code: run.fault.code, message: run.fault.message } });
+    } else if (run.context.error && run.state === 'FAILED' && run.transitions.some((t) => t.to === 'FAILED')) {
+      await handle.finish({ status: run.context.error.code === 'BUDGET_EXCEEDED' ? 'succeeded' : 'failed', usage, error: { code: run.context.error.code, message: run.context.error.message } });
+    } else {
+      await handle.finish({ status: 'succeeded', usage, error: null });
+    }
   }
 
-  private call(stage: Stage, ctx: AgentJobContext, input: StageInput, opts: AgentCallOptions): Promise<unknown> {
-    switch (stage) {
-      case 'planning':
-        return this.agent.plan(ctx, opts);
-      case 'coding':
-        return this.agent.code(ctx, input.plan!, input.feedback, opts);
-      case 'reviewing':
-        return this.agent.review(ctx, input.plan!, input.code!, opts);
-      case 'pr-open':
-        return this.gateway.open(ctx, input.plan!, input.code!, opts);
-    }
+  /** The tool that does a stage's work, as recorded on its attempts. */
+  private toolOf(stage: Stage): string {
+    if (stage === 'pr-open') return `pr:${this.config.PR_GATEWAY}`;
+    return this.config.AGENT === 'cli' ? this.config.AGENT_CLI : 'mock';
   }
 }

@@ -4,8 +4,8 @@ import { transitionLabel, type StatechartModel, type StatechartTransition } from
 export interface MermaidHighlight {
   /** The instance's current state key. */
   current: string;
-  /** Transitions the instance took, oldest first, as (from, to, event label) — e.g. a job's history. */
-  taken: { from: string; to: string; event: string }[];
+  /** Transitions the instance took, oldest first, as (from, to, event label, guard) — e.g. a job's history. */
+  taken: { from: string; to: string; event: string; guard?: string }[];
 }
 
 /** Characters Mermaid may read as syntax inside free text (statement separator, entities, HTML, markdown). */
@@ -37,8 +37,11 @@ export function wrap(s: string, width = 48): string[] {
  * Finds the model transition a recorded step took: same source, target and event label. When
  * several branches match (they differ only by guard), the first one is used.
  */
-export function matchTransition(model: StatechartModel, step: { from: string; to: string; event: string }): StatechartTransition | undefined {
-  return model.transitions.find((t) => t.source === step.from && t.target === step.to && t.label === step.event);
+export function matchTransition(model: StatechartModel, step: { from: string; to: string; event: string; guard?: string }): StatechartTransition | undefined {
+  // A label may name several events ("REVIEW_APPROVED / REVIEW_REJECTED"); the recorded guard
+  // tells apart branches with the same source, target and event.
+  const candidates = model.transitions.filter((t) => t.source === step.from && t.target === step.to && t.label.split(' / ').includes(step.event));
+  return candidates.find((t) => t.guard === (step.guard ?? null)) ?? candidates[0];
 }
 
 /**

@@ -21,11 +21,16 @@ export interface StatechartEntry {
  * Names the job machine's events in the seed's vocabulary ({@link seedEventName}): the invoked
  * actors' done/error events become PLAN_SUCCEEDED, PLAN_FAILED, …; the review's done event is
  * REVIEW_APPROVED on its `isApproved` branch and REVIEW_REJECTED on the others, whose fallback
- * (neither approved nor another round allowed) reads "rounds exceeded".
+ * (neither approved nor another round allowed) reads "rounds exceeded"; its first branch, the
+ * budget guard, takes both (REVIEW_APPROVED / REVIEW_REJECTED [isOverBudget]).
  */
 export const jobLabeller: StatechartLabeller = {
   eventLabel(eventType, branch) {
-    if (eventType === 'xstate.done.actor.review') return branch.guard === 'isApproved' ? 'REVIEW_APPROVED' : 'REVIEW_REJECTED';
+    if (eventType === 'xstate.done.actor.review') {
+      // The budget branch comes first and takes approvals and rejections alike.
+      if (branch.guard?.startsWith('isOverBudget')) return 'REVIEW_APPROVED / REVIEW_REJECTED';
+      return branch.guard === 'isApproved' ? 'REVIEW_APPROVED' : 'REVIEW_REJECTED';
+    }
     return seedEventName({ type: eventType });
   },
   fallbackLabel(eventType) {

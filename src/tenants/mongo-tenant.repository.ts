@@ -1,13 +1,14 @@
 import { Collection, Db } from 'mongodb';
 import type { TenantChanges } from './tenant.repository';
 import { TenantRepository } from './tenant.repository';
-import { patternsMatching, type ApiKeyRecord, type Tenant } from './tenant.types';
+import { DEFAULT_TENANT_SETTINGS, patternsMatching, type ApiKeyRecord, type Tenant, type TenantSettings } from './tenant.types';
 
 /** Collection `tenants`. */
 export interface TenantDocument {
   _id: string;
   repositories: string[];
   maxActiveJobs: number | null;
+  settings?: Partial<TenantSettings>;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -26,6 +27,7 @@ function toTenant(doc: TenantDocument): Tenant {
     id: doc._id,
     repositories: doc.repositories ?? [],
     maxActiveJobs: doc.maxActiveJobs ?? null,
+    settings: { ...DEFAULT_TENANT_SETTINGS, ...(doc.settings ?? {}) },
     createdAt: doc.createdAt,
     updatedAt: doc.updatedAt,
   };
@@ -58,6 +60,8 @@ export class MongoTenantRepository extends TenantRepository {
     const set: Partial<TenantDocument> = { updatedAt: now };
     if (changes.repositories !== undefined) set.repositories = changes.repositories;
     if (changes.maxActiveJobs !== undefined) set.maxActiveJobs = changes.maxActiveJobs;
+    const setFields = set as Record<string, unknown>;
+    for (const [k, v] of Object.entries(changes.settings ?? {})) if (v !== undefined) setFields[`settings.${k}`] = v;
     const onInsert: Partial<TenantDocument> = { createdAt: now };
     if (changes.repositories === undefined) onInsert.repositories = [];
     if (changes.maxActiveJobs === undefined) onInsert.maxActiveJobs = null;

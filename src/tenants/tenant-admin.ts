@@ -1,7 +1,26 @@
 import { randomUUID } from 'node:crypto';
 import { apiKeyHint, generateApiKey, hashApiKey } from './api-key';
 import { RepositoryClaimedError, TenantRepository } from './tenant.repository';
-import { normaliseRepositoryPattern, TENANT_ID_PATTERN, type Tenant } from './tenant.types';
+import { normaliseRepositoryPattern, TENANT_ID_PATTERN, type Tenant, type TenantSettings } from './tenant.types';
+
+/**
+ * Checks settings before they are stored. @throws Error naming the setting: a URL template with
+ * credentials in it (tokens stay in the service's environment), a budget below 0, an empty command.
+ */
+export function validateSettings(settings: Partial<TenantSettings>): Partial<TenantSettings> {
+  const t = settings.gitUrlTemplate;
+  if (t != null && /^[a-z][a-z0-9+.-]*:\/\/[^/@]*@/i.test(t)) throw new Error('git URL template must not carry credentials (user:token@); set GIT_TOKEN / GITHUB_TOKEN on the service');
+  for (const k of ['budgetUsd', 'budgetTokens'] as const) {
+    const v = settings[k];
+    if (v != null && !(Number.isFinite(v) && v >= 0)) throw new Error(`${k} must be a number >= 0, not ${v}`);
+  }
+  if (settings.reviewCommand !== undefined && settings.reviewCommand !== null && !settings.reviewCommand.trim()) throw new Error('review command must not be empty (use null for the service default)');
+  for (const r of settings.reviewCommands ?? []) {
+    normaliseRepositoryPattern(r.repository);
+    if (!r.command.trim()) throw new Error(`review command of ${r.repository} must not be empty`);
+  }
+  return { ...settings, ...(settings.reviewCommands ? { reviewCommands: settings.reviewCommands.map((r) => ({ repository: r.repository.toLowerCase(), command: r.command })) } : {}) };
+}
 
 export interface IssueApiKeyInput {
   tenantId: string;
@@ -9,6 +28,8 @@ export interface IssueApiKeyInput {
   repositories?: string[];
   /** Replaces the tenant's active-job limit when given (0 = no limit, null = TENANT_MAX_ACTIVE_JOBS). */
   maxActiveJobs?: number | null;
+  /** Replaces these settings when given. */
+  settings?: Partial<TenantSettings>;
 }
 
 export interface IssuedApiKey {
@@ -35,6 +56,7 @@ export async function issueApiKey(repo: TenantRepository, input: IssueApiKeyInpu
   if (input.maxActiveJobs != null && (!Number.isInteger(input.maxActiveJobs) || input.maxActiveJobs < 0)) {
     throw new Error(`max active jobs must be an integer >= 0, not ${input.maxActiveJobs}`);
   }
+  const settings = input.settings ? validateSettings(input.settings) : undefined;
   if (repositories?.length) {
     const others = await repo.findClaiming(repositories, input.tenantId);
     const claims = others.flatMap((t) => t.repositories.filter((p) => repositories.includes(p)).map((pattern) => ({ pattern, tenantId: t.id })));
@@ -43,6 +65,7 @@ export async function issueApiKey(repo: TenantRepository, input: IssueApiKeyInpu
   const { tenant, created } = await repo.upsert(input.tenantId, {
     ...(repositories ? { repositories: [...new Set(repositories)] } : {}),
     ...(input.maxActiveJobs !== undefined ? { maxActiveJobs: input.maxActiveJobs } : {}),
+    ...(settings ? { settings } : {}),
   });
   const apiKey = generateApiKey();
   const keyId = randomUUID();

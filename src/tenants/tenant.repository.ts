@@ -1,9 +1,11 @@
-import type { ApiKeyRecord, Tenant } from './tenant.types';
+import type { ApiKeyRecord, Tenant, TenantSettings } from './tenant.types';
 
 /** What `upsert` changes; an omitted field keeps its stored value (or its default on creation). */
 export interface TenantChanges {
   repositories?: string[];
   maxActiveJobs?: number | null;
+  /** Fields of the settings to replace (the others keep their stored values). */
+  settings?: Partial<TenantSettings>;
 }
 
 /**

@@ -18,9 +18,9 @@
  * Then the stored history must equal the path step for step, and every external event the end
  * state does not accept must get 409 without changing the job.
  */
-import { AgentError, type AgentCallOptions, type AgentJobContext } from '../../src/agents/agent.port';
+import { AgentError, type AgentCallOptions, type AgentJobContext, type PullRequestInput } from '../../src/agents/agent.port';
 import type { MockAgent } from '../../src/agents/mock.agent';
-import { STAGE_ACTOR_ID, STAGE_STATE, type JobState, type Stage, type StageFault } from '../../src/lifecycle/job.types';
+import { STAGE_ACTOR_ID, STAGE_STATE, type JobState, type Stage, type StageFault, type StageUsage } from '../../src/lifecycle/job.types';
 import { eventually, type TestApp } from '../support/test-app';
 import {
   expectedHistory,
@@ -37,8 +37,8 @@ export const TENANT = 'paths';
 
 /** What the agent does on one call. */
 type Outcome =
-  | { kind: 'ok' }
-  | { kind: 'reject' }
+  | { kind: 'ok'; usage?: StageUsage }
+  | { kind: 'reject'; usage?: StageUsage }
   | { kind: 'transient' }
   | { kind: 'permanent' }
   | { kind: 'hang' };
@@ -82,8 +82,9 @@ function visitPlan(path: GeneratedPath, position: number, stage: Stage): { stays
   const next = path.steps[i];
   if (!next || actorStage(next) !== stage) return { stays, final: { kind: 'hang' } };
   if (next.event.type.startsWith('xstate.done.actor.')) {
-    const approved = (next.event.output as { result?: { approved?: boolean } }).result?.approved;
-    return { stays, final: approved === false ? { kind: 'reject' } : { kind: 'ok' }, finalStep: next };
+    const output = next.event.output as { result?: { approved?: boolean }; usage?: StageUsage };
+    const usage = output.usage ? { usage: output.usage } : {};
+    return { stays, final: output.result?.approved === false ? { kind: 'reject', ...usage } : { kind: 'ok', ...usage }, finalStep: next };
   }
   const fault = next.event.error as StageFault;
   return { stays, final: fault.retryable ? { kind: 'transient' } : { kind: 'permanent' }, finalStep: next };
@@ -122,8 +123,8 @@ export class PathAgent {
         approved: false,
         comments: [`Round ${ctx.reviewRound}: needs a test.`],
       }));
-    mock.open = (ctx: AgentJobContext, plan: never, code: never, opts: AgentCallOptions) =>
-      this.call('pr-open', ctx, opts, () => original.open(ctx, plan, code, opts));
+    mock.open = (ctx: AgentJobContext, input: PullRequestInput, opts: AgentCallOptions) =>
+      this.call('pr-open', ctx, opts, () => original.open(ctx, input, opts));
   }
 
   register(key: string, path: GeneratedPath): void {
@@ -153,8 +154,11 @@ export class PathAgent {
     this.calls.push({ jobId: ctx.jobId, stage, attempt: opts.attempt, outcome: outcome.kind });
     switch (outcome.kind) {
       case 'ok':
+        // A done event with usage over the job's budget: the real observer reports it, as a CLI agent would.
+        if (outcome.usage) opts.observer?.usage(outcome.usage);
         return ok();
       case 'reject':
+        if (outcome.usage) opts.observer?.usage(outcome.usage);
         return reject!();
       case 'transient':
         throw new AgentError('MOCK_TRANSIENT_FAILURE', `path: transient fault in ${stage} (attempt ${opts.attempt})`, true, stage);

@@ -14,13 +14,14 @@
  */
 import { initialTransition, transition, type AnyMachineSnapshot, type EventObject } from 'xstate';
 import { getShortestPaths, type StatePath } from 'xstate/graph';
-import { jobMachine } from '../../src/lifecycle/job.machine';
+import { jobMachine, overBudget } from '../../src/lifecycle/job.machine';
 import {
   EXTERNAL_EVENT_TYPES,
   FINAL_STATES,
   seedEventName,
   STAGE_ACTOR_ID,
   STAGES,
+  type JobContext,
   type JobInput,
   type JobLimits,
   type JobState,
@@ -34,9 +35,14 @@ export const STAGE_ATTEMPTS = 3;
 export const MAX_REVIEW_ROUNDS = 2;
 
 /** The limits variants paths are generated for; `auto` is the default configuration. */
+/** The budget of every path's job: one dollar; a stage reporting {@link OVER_BUDGET_USAGE} exceeds it. */
+export const PATH_BUDGET = { usd: 1, tokens: null };
+/** Usage a stage reports to push the job over {@link PATH_BUDGET}. */
+export const OVER_BUDGET_USAGE = { inputTokens: 1000, outputTokens: 500, costUsd: 2.5 };
+
 export const LIMIT_VARIANTS = {
-  auto: { maxReviewRounds: MAX_REVIEW_ROUNDS, autoComplete: true },
-  manual: { maxReviewRounds: MAX_REVIEW_ROUNDS, autoComplete: false },
+  auto: { maxReviewRounds: MAX_REVIEW_ROUNDS, autoComplete: true, budget: PATH_BUDGET },
+  manual: { maxReviewRounds: MAX_REVIEW_ROUNDS, autoComplete: false, budget: PATH_BUDGET },
 } as const satisfies Record<string, JobLimits>;
 export type LimitVariant = keyof typeof LIMIT_VARIANTS;
 
@@ -46,7 +52,7 @@ export function machineInput(variant: LimitVariant): JobInput {
     tenantId: 'acme',
     repositoryId: 'acme/widgets',
     issue: { id: '1', title: 'Fix the widget', body: '', url: 'https://github.com/acme/widgets/issues/1' },
-    limits: { ...LIMIT_VARIANTS[variant] },
+    limits: { ...LIMIT_VARIANTS[variant], budget: { ...PATH_BUDGET } },
   };
 }
 
@@ -147,7 +153,15 @@ function fault(stage: Stage, kind: FaultKind): StageFault {
   };
 }
 
-const done = (id: string, result: unknown): PathEvent => ({ type: `xstate.done.actor.${id}`, output: { result, attempt: 1 } });
+const done = (id: string, result: unknown, usage?: typeof OVER_BUDGET_USAGE): PathEvent => ({
+  type: `xstate.done.actor.${id}`,
+  output: { result, attempt: 1, ...(usage ? { usage } : {}) },
+});
+
+/** Whether a done event reports usage (the over-budget variants). */
+export function reportsUsage(event: PathEvent): boolean {
+  return (event.output as { usage?: unknown } | undefined)?.usage !== undefined;
+}
 const error = (stage: Stage, kind: FaultKind): PathEvent => ({ type: `xstate.error.actor.${STAGE_ACTOR_ID[stage]}`, error: fault(stage, kind) });
 
 /**
@@ -162,6 +176,10 @@ export const PATH_EVENTS: readonly PathEvent[] = [
   done('review', results.approved),
   done('review', results.rejected),
   done('openPullRequest', results.pr),
+  // The same results pushing the job over its budget (the isOverBudget branches).
+  done('plan', results.plan, OVER_BUDGET_USAGE),
+  done('code', results.code, OVER_BUDGET_USAGE),
+  done('review', results.approved, OVER_BUDGET_USAGE),
   ...STAGES.flatMap((s) => (['transient', 'permanent', 'exhausted'] as const).map((k) => error(s, k))),
 ];
 
@@ -170,13 +188,17 @@ export const PATH_EVENTS: readonly PathEvent[] = [
 
 /**
  * Serialises a state for the traversal: the state value, the parts of context that guards read
- * (review rounds, failed stage, whether a PR exists), and the transition it was entered by.
+ * (review rounds, failed stage, whether a PR exists, whether the job is over its budget), and the
+ * transition it was entered by.
  * Payloads that take the same branch lead to the same vertex.
  */
 export function serializeState(snapshot: JobSnapshot, event: PathEvent | undefined, prev: JobSnapshot | undefined): string {
   const via = event && prev ? takenTransition(prev, event) : 'init';
-  const c = snapshot.context as { reviewRounds: number; failedStage: string | null; prUrl: string | null };
-  return JSON.stringify([snapshot.value, c.reviewRounds, c.failedStage, c.prUrl !== null, via]);
+  const c = snapshot.context as JobContext;
+  // Guards compare reviewRounds + 1 with the limit only: every count at or past it behaves alike
+  // (without the cap, a loop through the budget branch and RETRY would count rounds for ever).
+  const rounds = Math.min(c.reviewRounds, c.limits.maxReviewRounds);
+  return JSON.stringify([snapshot.value, rounds, c.failedStage, c.prUrl !== null, overBudget(c.usage, c.limits.budget), via]);
 }
 
 /** One step of a generated path: from `source`, `event` takes transition `transition` to `target`. */

@@ -25,19 +25,20 @@ function fixtureDocument(overrides: Partial<JobDocument> = {}): JobDocument {
 }
 
 /**
- * A simulated version 2 of the statechart, built in the test from the real machine's config and
- * implementations: a SECURITY_SCAN state between REVIEWING and PR_OPEN (an approved review goes
- * to SECURITY_SCAN; SCAN_PASSED opens the PR), and a new context field `securityScan`.
+ * A simulated version 3 of the statechart, built in the test from the real (version 2) machine's
+ * config and implementations: a SECURITY_SCAN state between REVIEWING and PR_OPEN (an approved
+ * review goes to SECURITY_SCAN; SCAN_PASSED opens the PR), and a new context field `securityScan`.
  */
-function jobMachineV2(): JobMachine {
+function jobMachineV3(): JobMachine {
   const config = jobMachine.config as unknown as { states: Record<string, Record<string, unknown>> } & Record<string, unknown>;
   const reviewing = config.states.REVIEWING as { invoke: { onDone: Record<string, unknown>[] } & Record<string, unknown> } & Record<string, unknown>;
-  const [approved, ...rest] = reviewing.invoke.onDone;
+  // onDone: [over budget, approved, revise again, rounds exceeded]
+  const [overBudget, approved, ...rest] = reviewing.invoke.onDone;
   const states = {
     ...config.states,
-    REVIEWING: { ...reviewing, invoke: { ...reviewing.invoke, onDone: [{ ...approved, target: 'SECURITY_SCAN' }, ...rest] } },
+    REVIEWING: { ...reviewing, invoke: { ...reviewing.invoke, onDone: [overBudget, { ...approved, target: 'SECURITY_SCAN' }, ...rest] } },
     SECURITY_SCAN: {
-      description: 'v2: the change is scanned before the PR is opened.',
+      description: 'v3: the change is scanned before the PR is opened.',
       on: {
         SCAN_PASSED: { target: 'PR_OPEN' },
         MARK_CANCELLED: { target: '#job.CANCELLED' },
@@ -46,19 +47,19 @@ function jobMachineV2(): JobMachine {
   };
   const context = config.context as (args: { input: unknown }) => Record<string, unknown>;
   return createMachine(
-    { ...config, version: '2', states, context: (args: { input: unknown }) => ({ ...context(args), securityScan: null }) } as never,
+    { ...config, version: '3', states, context: (args: { input: unknown }) => ({ ...context(args), securityScan: null }) } as never,
     jobMachine.implementations as never,
   ) as unknown as JobMachine;
 }
 
-/** The 1 → 2 migration, registered (for this test) after the real registry's migrations. */
-const MIGRATION_1_TO_2: SnapshotMigration = {
-  from: '1',
-  to: '2',
-  description: 'v2 adds SECURITY_SCAN and context.securityScan (null until scanned); v1 states keep their names.',
+/** The 2 → 3 migration, registered (for this test) after the real registry's migrations (1 → 2). */
+const MIGRATION_2_TO_3: SnapshotMigration = {
+  from: '2',
+  to: '3',
+  description: 'v3 adds SECURITY_SCAN and context.securityScan (null until scanned); v2 states keep their names.',
   migrate: (s) => ({ ...s, context: { ...s.context, securityScan: null } as PersistedJobSnapshot['context'] }),
 };
-const REGISTRY: SnapshotMigration[] = [...SNAPSHOT_MIGRATIONS, MIGRATION_1_TO_2];
+const REGISTRY: SnapshotMigration[] = [...SNAPSHOT_MIGRATIONS, MIGRATION_2_TO_3];
 
 const approve = fromPromise(async () => ({ result: { approved: true, comments: ['Looks good.'] }, attempt: 1 }));
 
@@ -83,12 +84,24 @@ describe('versioned snapshots (machineVersion beside every snapshot)', () => {
     return doc._id;
   };
 
-  it('this build runs machine version 1 (the fixture and the simulated v2 below are written against it)', () => {
-    expect(JOB_MACHINE_VERSION).toBe('1');
+  it('this build runs machine version 2 (the version-1 fixture is migrated 1→2; the simulated v3 below is written against 2)', () => {
+    expect(JOB_MACHINE_VERSION).toBe('2');
     expect(jobMachine.version).toBe(JOB_MACHINE_VERSION);
   });
 
-  it('the version-1 fixture document loads in this build: REST shows it, and its reviewing worker takes it to COMPLETED', async () => {
+  it('the 1→2 migration adds usage (zero), workspace (null) and an unlimited budget, and keeps everything else', () => {
+    const v1 = toDomain(fixtureDocument()).snapshot;
+    const v2 = upgradeSnapshot('1', v1);
+    expect(v2.context.usage).toEqual({ inputTokens: 0, outputTokens: 0, costUsd: 0 });
+    expect(v2.context.workspace).toBeNull();
+    expect(v2.context.limits).toEqual({ ...v1.context.limits, budget: { usd: null, tokens: null } });
+    const { usage: _u, workspace: _w, limits: _l, ...rest } = v2.context;
+    const { limits: _l1, ...restV1 } = v1.context;
+    expect(rest).toEqual(restV1);
+    expect(v1.context).not.toHaveProperty('usage'); // pure: the input is untouched
+  });
+
+  it('the version-1 fixture document loads in this build: REST shows it, and its reviewing worker takes it to COMPLETED (committed as version 2)', async () => {
     const id = await insert(fixtureDocument());
     const res = await t.http.get(`/jobs/${id}`).set(tenant).expect(200);
     expect(res.body).toEqual(expect.objectContaining({ state: 'REVIEWING', machineVersion: '1', version: 2, acceptedEvents: ['MARK_CANCELLED'] }));
@@ -96,45 +109,47 @@ describe('versioned snapshots (machineVersion beside every snapshot)', () => {
     await t.app.get(StageDispatcher).dispatch((await t.jobs.findById(id))!);
     const done = await waitForState(t, id, ['COMPLETED']);
     expect(done.history.map((h) => h.event)).toEqual(['START_PLANNING', 'PLAN_SUCCEEDED', 'CODE_SUCCEEDED', 'REVIEW_APPROVED', 'PR_OPENED']);
-    expect(done.machineVersion).toBe('1');
+    expect(done.machineVersion).toBe('2');
+    expect(done.snapshot.context.usage).toEqual({ inputTokens: 0, outputTokens: 0, costUsd: 0 });
   });
 
-  it('after a simulated version-2 change, the version-1 fixture is migrated 1→2 and runs on the v2 machine; this (v1) build then refuses it', async () => {
+  it('after a simulated version-3 change, the version-1 fixture is migrated 1→2→3 and runs on the v3 machine; this (v2) build then refuses it', async () => {
     const id = await insert(fixtureDocument());
     const stored = (await t.jobs.findById(id))!;
     expect(stored.machineVersion).toBe('1');
 
-    // Without the migration, v1 → 2 has no path.
-    expect(() => upgradeSnapshot(stored.machineVersion, stored.snapshot, '2')).toThrow(UnknownMachineVersionError);
-    const upgraded = upgradeSnapshot(stored.machineVersion, stored.snapshot, '2', REGISTRY);
+    // Without the 2 → 3 migration, v1 → 3 has no path.
+    expect(() => upgradeSnapshot(stored.machineVersion, stored.snapshot, '3')).toThrow(UnknownMachineVersionError);
+    const upgraded = upgradeSnapshot(stored.machineVersion, stored.snapshot, '3', REGISTRY);
     expect((upgraded.context as unknown as { securityScan: unknown }).securityScan).toBeNull();
+    expect(upgraded.context.usage).toEqual({ inputTokens: 0, outputTokens: 0, costUsd: 0 });
     expect(stored.snapshot.context).not.toHaveProperty('securityScan'); // pure: the stored one is untouched
 
-    // The v2 machine restores it and runs the review: an approval now leads to SECURITY_SCAN.
-    const v2 = jobMachineV2();
-    const run = await runStage(v2.provide({ actors: { review: approve as never } }), upgraded, 'reviewing');
+    // The v3 machine restores it and runs the review: an approval now leads to SECURITY_SCAN.
+    const v3 = jobMachineV3();
+    const run = await runStage(v3.provide({ actors: { review: approve as never } }), upgraded, 'reviewing');
     if (run.kind !== 'advanced') throw new Error('expected the review to advance');
-    expect(run.transitions).toEqual([{ from: 'REVIEWING', to: 'SECURITY_SCAN', event: 'REVIEW_APPROVED' }]);
+    expect(run.transitions).toEqual([{ from: 'REVIEWING', to: 'SECURITY_SCAN', event: 'REVIEW_APPROVED', guard: 'isApproved' }]);
     const committed = await t.jobs.commit(stored, {
       state: run.state,
       snapshot: run.snapshot,
-      machineVersion: '2',
+      machineVersion: '3',
       error: null,
       transitions: run.transitions.map((tr) => ({ ...tr, at: new Date().toISOString(), attempt: 1 })),
     });
-    expect(committed).toEqual(expect.objectContaining({ state: 'SECURITY_SCAN', machineVersion: '2', version: 3 }));
+    expect(committed).toEqual(expect.objectContaining({ state: 'SECURITY_SCAN', machineVersion: '3', version: 3 }));
 
-    // Read back (the v2 build): version 2 needs no migration; SCAN_PASSED opens the PR.
+    // Read back (the v3 build): version 3 needs no migration; SCAN_PASSED opens the PR.
     const again = (await t.jobs.findById(id))!;
-    const snapshot = upgradeSnapshot(again.machineVersion, again.snapshot, '2', REGISTRY);
-    const actor = createActor(v2, { snapshot } as never).start();
+    const snapshot = upgradeSnapshot(again.machineVersion, again.snapshot, '3', REGISTRY);
+    const actor = createActor(v3, { snapshot } as never).start();
     actor.send({ type: 'SCAN_PASSED' } as never);
     expect(stateOf(actor.getSnapshot())).toBe('PR_OPEN');
     actor.stop();
 
-    // This build (machine version 1) refuses the version-2 document everywhere.
+    // This build (machine version 2) refuses the version-3 document everywhere.
     const get = await t.http.get(`/jobs/${id}`).set(tenant).expect(409);
-    expect(get.body).toEqual(expect.objectContaining({ code: 'UNKNOWN_MACHINE_VERSION', message: expect.stringContaining('version 2') }));
+    expect(get.body).toEqual(expect.objectContaining({ code: 'UNKNOWN_MACHINE_VERSION', message: expect.stringContaining('version 3') }));
     const post = await t.http.post(`/jobs/${id}/events`).set(tenant).send({ type: 'MARK_CANCELLED' }).expect(409);
     expect(post.body.code).toBe('UNKNOWN_MACHINE_VERSION');
     expect((await t.jobs.findById(id))!.version).toBe(3);

@@ -107,7 +107,9 @@ describe('statechart export', () => {
       expect(arrows).toEqual(
         expect.arrayContaining([
           'QUEUED --> PLANNING : START_PLANNING',
-          'PLANNING --> CODING : PLAN_SUCCEEDED',
+          'PLANNING --> CODING : PLAN_SUCCEEDED [!isOverBudget(planning)]',
+          'PLANNING --> FAILED : PLAN_SUCCEEDED [isOverBudget(planning)]',
+          'REVIEWING --> FAILED : REVIEW_APPROVED / REVIEW_REJECTED [isOverBudget(reviewing)]',
           'PLANNING --> PLANNING : PLAN_FAILED [isRetryableFault(planning)]',
           'PLANNING --> FAILED : PLAN_FAILED [!isRetryableFault(planning)]',
           'REVIEWING --> PR_OPEN : REVIEW_APPROVED [isApproved]',
@@ -142,6 +144,7 @@ describe('statechart export', () => {
       expect(json.graph.children.find((c) => c.id === 'job.REVIEWING')!.edges.map((e) => e.event)).toEqual([
         'MARK_CANCELLED',
         'MARK_FAILED',
+        'REVIEW_APPROVED / REVIEW_REJECTED',
         'REVIEW_APPROVED',
         'REVIEW_REJECTED',
         'REVIEW_REJECTED',
@@ -201,8 +204,8 @@ describe('statechart export', () => {
       expect(lines.some((l) => l.startsWith('classDef current '))).toBe(true);
       expect(lines.filter((l) => l.endsWith('(taken)'))).toEqual([
         'QUEUED --> PLANNING : START_PLANNING (taken)',
-        'PLANNING --> CODING : PLAN_SUCCEEDED (taken)',
-        'CODING --> REVIEWING : CODE_SUCCEEDED (taken)',
+        'PLANNING --> CODING : PLAN_SUCCEEDED [!isOverBudget(planning)] (taken)',
+        'CODING --> REVIEWING : CODE_SUCCEEDED [!isOverBudget(coding)] (taken)',
         'REVIEWING --> PR_OPEN : REVIEW_APPROVED [isApproved] (taken)',
         'PR_OPEN --> COMPLETED : PR_OPENED [isAutoComplete] (taken)',
       ]);
@@ -222,7 +225,7 @@ describe('statechart export', () => {
       await waitForState(t, id, ['COMPLETED']);
       const res = await t.http.get(`/jobs/${id}/statechart`).set(tenant).expect(200);
       expect(res.text).toContain('REVIEWING --> CODING : REVIEW_REJECTED [canReviseAgain] (taken ×2)');
-      expect(res.text).toContain('CODING --> REVIEWING : CODE_SUCCEEDED (taken ×3)');
+      expect(res.text).toContain('CODING --> REVIEWING : CODE_SUCCEEDED [!isOverBudget(coding)] (taken ×3)');
     });
   });
 });

@@ -1,6 +1,6 @@
 import { transition } from 'xstate';
 import { jobMachine } from '../../src/lifecycle/job.machine';
-import { EXTERNAL_EVENT_TYPES, JOB_STATES, type JobState } from '../../src/lifecycle/job.types';
+import { EXTERNAL_EVENT_TYPES, JOB_STATES, type JobContext, type JobState } from '../../src/lifecycle/job.types';
 import { startTestApp, type TestApp } from '../support/test-app';
 import { PathAgent, replayFullStack, type FullStackResult } from './full-stack';
 import {
@@ -11,6 +11,7 @@ import {
   MAX_REVIEW_ROUNDS,
   PATH_EVENTS,
   replayPure,
+  reportsUsage,
   serializeState,
   STAGE_ATTEMPTS,
   stateOf,
@@ -53,8 +54,8 @@ describe('job statechart: generated transition coverage', () => {
       expect([...covered].filter((id) => !legal.some((t) => t.id === id))).toEqual([]);
     });
 
-    it('the legal transitions read from the state nodes match the machine (35 branches over 6 non-final states)', () => {
-      expect(legal).toHaveLength(35);
+    it('the legal transitions read from the state nodes match the machine (38 branches over 6 non-final states)', () => {
+      expect(legal).toHaveLength(38);
       expect(new Set(legal.map((t) => t.source))).toEqual(new Set(['QUEUED', 'PLANNING', 'CODING', 'REVIEWING', 'PR_OPEN', 'FAILED']));
       expect(legal.filter((t) => t.targetless).map((t) => t.id)).toEqual([
         'PLANNING:xstate.error.actor.plan:0',
@@ -73,9 +74,21 @@ describe('job statechart: generated transition coverage', () => {
         const faults = PATH_EVENTS.filter((e) => e.type === `xstate.error.actor.${id}`);
         expect(faults.map((e) => takenTransition(at, e))).toEqual([`${state}:xstate.error.actor.${id}:0`, `${state}:xstate.error.actor.${id}:1`, `${state}:xstate.error.actor.${id}:1`]);
       }
-      // review: approved → PR_OPEN; rejected below the cap → CODING; at the cap → FAILED.
-      const exceeded = pathTo('REVIEWING:xstate.done.actor.review:2');
-      expect(exceeded.steps.filter((s) => s.transition === 'REVIEWING:xstate.done.actor.review:1')).toHaveLength(MAX_REVIEW_ROUNDS - 1);
+      // review: over budget → FAILED; approved → PR_OPEN; rejected below the cap → CODING; at the cap → FAILED.
+      const exceeded = pathTo('REVIEWING:xstate.done.actor.review:3');
+      expect(exceeded.steps.filter((s) => s.transition === 'REVIEWING:xstate.done.actor.review:2')).toHaveLength(MAX_REVIEW_ROUNDS - 1);
+      // done with usage over the budget → FAILED (BUDGET_EXCEEDED) instead of the next stage; the same result without usage moves on.
+      for (const [state, id, next] of [['PLANNING', 'plan', 'CODING'], ['CODING', 'code', 'REVIEWING'], ['REVIEWING', 'review', 'PR_OPEN']] as const) {
+        const over = pathTo(`${state}:xstate.done.actor.${id}:0`);
+        expect(over.end).toBe('FAILED');
+        expect((replayPure(over).end.context as JobContext).error).toEqual(expect.objectContaining({ code: 'BUDGET_EXCEEDED' }));
+        const at = replayPure({ ...over, steps: over.steps.slice(0, -1) }).end;
+        const dones = PATH_EVENTS.filter((e) => e.type === `xstate.done.actor.${id}`);
+        const taken = dones.map((e) => [reportsUsage(e), takenTransition(at, e)] as const);
+        expect(taken.filter(([usage]) => usage).map(([, t]) => t)).toEqual([`${state}:xstate.done.actor.${id}:0`]);
+        expect(taken.filter(([usage]) => !usage).some(([, t]) => t === `${state}:xstate.done.actor.${id}:1`)).toBe(true);
+        expect(pathTo(`${state}:xstate.done.actor.${id}:1`).steps.at(-1)!.target).toBe(next);
+      }
       // PR opened: auto-complete → COMPLETED, otherwise stay in PR_OPEN until MARK_COMPLETED.
       expect(pathTo('PR_OPEN:xstate.done.actor.openPullRequest:0').variant).toBe('auto');
       expect(pathTo('PR_OPEN:xstate.done.actor.openPullRequest:1').variant).toBe('manual');
@@ -128,6 +141,7 @@ describe('job statechart: generated transition coverage', () => {
     const env = (variant: LimitVariant): Record<string, string> => ({
       AUTO_COMPLETE: String(LIMIT_VARIANTS[variant].autoComplete),
       MAX_REVIEW_ROUNDS: String(MAX_REVIEW_ROUNDS),
+      JOB_BUDGET_USD: String(LIMIT_VARIANTS[variant].budget.usd),
       STAGE_ATTEMPTS: String(STAGE_ATTEMPTS),
       STAGE_BACKOFF_MS: '20',
       MOCK_AGENT_DELAY_MS: '0',

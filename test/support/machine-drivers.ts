@@ -1,17 +1,17 @@
 import { fromPromise } from 'xstate';
 import { jobMachine } from '../../src/lifecycle/job.machine';
 import { applyEvent, createJobSnapshot, runStage, type PersistedJobSnapshot } from '../../src/lifecycle/job.runtime';
-import type { JobLimits, JobState, Stage, StageFault } from '../../src/lifecycle/job.types';
+import type { JobInput, JobLimits, JobState, Stage, StageFault, StageUsage } from '../../src/lifecycle/job.types';
 
-export const input = (limits: Partial<JobLimits> = {}) => ({
+export const input = (limits: Partial<JobLimits> = {}): JobInput => ({
   jobId: 'job-1',
   tenantId: 'acme',
   repositoryId: 'acme/widgets',
   issue: { id: '1', title: 'Fix it', body: '', url: 'https://example.test/1' },
-  limits: { maxReviewRounds: 3, autoComplete: true, ...limits },
+  limits: { maxReviewRounds: 3, autoComplete: true, budget: { usd: null, tokens: null }, ...limits },
 });
 
-export type StageBehaviour = { ok: unknown } | { fault: Partial<StageFault> };
+export type StageBehaviour = { ok: unknown } | { okWithUsage: { ok: unknown; usage: StageUsage } } | { fault: Partial<StageFault> };
 
 /** The job machine with `stage`'s actor resolving `ok` or rejecting `fault` (attempt 1 of 3 unless given). */
 export function machineFor(stage: Stage, behaviour: StageBehaviour) {
@@ -20,6 +20,7 @@ export function machineFor(stage: Stage, behaviour: StageBehaviour) {
     actors: {
       [id]: fromPromise(async () => {
         if ('ok' in behaviour) return { result: behaviour.ok, attempt: 1 };
+        if ('okWithUsage' in behaviour) return { result: behaviour.okWithUsage.ok, attempt: 1, usage: behaviour.okWithUsage.usage };
         throw { code: 'X', message: 'boom', stage, attempt: 1, maxAttempts: 3, retryable: false, ...behaviour.fault };
       }),
     },

@@ -9,7 +9,9 @@ describe('job statechart (pure)', () => {
     const s = createJobSnapshot(input());
     expect(s.state).toBe('QUEUED');
     expect(s.context).toEqual(expect.objectContaining({ plan: null, code: null, prUrl: null, reviewRounds: 0, error: null }));
-    expect(s.context.limits).toEqual({ maxReviewRounds: 3, autoComplete: true });
+    expect(s.context.limits).toEqual({ maxReviewRounds: 3, autoComplete: true, budget: { usd: null, tokens: null } });
+    expect(s.context.usage).toEqual({ inputTokens: 0, outputTokens: 0, costUsd: 0 });
+    expect(s.context.workspace).toBeNull();
   });
 
   it('runs the happy path and names every transition with the seed events', async () => {
@@ -23,9 +25,9 @@ describe('job statechart (pure)', () => {
     const c = await step(p.snapshot, 'coding', ok.coding);
     expect(c.transitions).toEqual([{ from: 'CODING', to: 'REVIEWING', event: 'CODE_SUCCEEDED' }]);
     const r = await step(c.snapshot, 'reviewing', ok.approve);
-    expect(r.transitions).toEqual([{ from: 'REVIEWING', to: 'PR_OPEN', event: 'REVIEW_APPROVED' }]);
+    expect(r.transitions).toEqual([{ from: 'REVIEWING', to: 'PR_OPEN', event: 'REVIEW_APPROVED', guard: 'isApproved' }]);
     const d = await step(r.snapshot, 'pr-open', ok.pr);
-    expect(d.transitions).toEqual([{ from: 'PR_OPEN', to: 'COMPLETED', event: 'PR_OPENED' }]);
+    expect(d.transitions).toEqual([{ from: 'PR_OPEN', to: 'COMPLETED', event: 'PR_OPENED', guard: 'isAutoComplete' }]);
     expect(d.context.prUrl).toBe('https://github.com/acme/widgets/pull/1');
     expect(d.snapshot.status).toBe('done');
   });
@@ -40,7 +42,7 @@ describe('job statechart (pure)', () => {
     const coding = (await step(createJobSnapshot(input({ maxReviewRounds: 2 })).snapshot, 'planning', ok.planning)).snapshot;
     const reviewing = (await step(coding, 'coding', ok.coding)).snapshot;
     const r1 = await step(reviewing, 'reviewing', ok.reject);
-    expect(r1.transitions).toEqual([{ from: 'REVIEWING', to: 'CODING', event: 'REVIEW_REJECTED' }]);
+    expect(r1.transitions).toEqual([{ from: 'REVIEWING', to: 'CODING', event: 'REVIEW_REJECTED', guard: 'canReviseAgain' }]);
     expect(r1.context.feedback).toEqual(['add a test']);
     expect((r1.snapshot.children?.code?.snapshot?.input as { feedback: string[] }).feedback).toEqual(['add a test']);
     const reviewing2 = (await step(r1.snapshot, 'coding', ok.coding)).snapshot;
@@ -125,5 +127,65 @@ describe('job statechart (pure)', () => {
     expect(seedEventName({ type: 'xstate.done.actor.review', output: { result: { approved: true } } })).toBe('REVIEW_APPROVED');
     expect(seedEventName({ type: 'xstate.error.actor.openPullRequest' })).toBe('PR_FAILED');
     expect(seedEventName({ type: 'MARK_CANCELLED' })).toBe('MARK_CANCELLED');
+  });
+
+  describe('usage and budget', () => {
+    const used = (inputTokens: number, outputTokens: number, costUsd?: number) => ({ inputTokens, outputTokens, ...(costUsd !== undefined ? { costUsd } : {}) });
+    const withUsage = (ok: unknown, usage: ReturnType<typeof used>) => ({ okWithUsage: { ok, usage } }) as never;
+
+    it('usage of every committed stage accumulates in the context; a stage that reports none adds nothing', async () => {
+      const q = createJobSnapshot(input({ budget: { usd: 10, tokens: null } })).snapshot;
+      const p = await step(q, 'planning', withUsage(ok.planning.ok, used(100, 50, 0.5)));
+      expect(p.context.usage).toEqual({ inputTokens: 100, outputTokens: 50, costUsd: 0.5 });
+      const c = await step(p.snapshot, 'coding', withUsage(ok.coding.ok, used(1000, 200)));
+      expect(c.context.usage).toEqual({ inputTokens: 1100, outputTokens: 250, costUsd: 0.5 });
+      const r = await step(c.snapshot, 'reviewing', ok.approve);
+      expect(r.context.usage).toEqual(c.context.usage);
+      expect(r.state).toBe('PR_OPEN');
+    });
+
+    it('over the budget after a stage, the next stage does not start: FAILED with BUDGET_EXCEEDED, the result kept; RETRY with a raised budget resumes there', async () => {
+      const q = createJobSnapshot(input({ budget: { usd: 1, tokens: 5000 } })).snapshot;
+      const p = await step(q, 'planning', withUsage(ok.planning.ok, used(3000, 2001)));
+      expect(p.state).toBe('FAILED');
+      expect(p.transitions.at(-1)).toEqual({ from: 'PLANNING', to: 'FAILED', event: 'PLAN_SUCCEEDED', guard: 'isOverBudget(planning)' });
+      expect(p.context.error).toEqual(expect.objectContaining({ code: 'BUDGET_EXCEEDED', stage: 'planning' }));
+      expect(p.context.error!.message).toMatch(/5001 tokens .* over the budget .*coding did not start/);
+      expect(p.context.plan).toEqual(ok.planning.ok);
+      expect(p.context.failedStage).toBe('coding');
+      // RETRY without a raise goes on to coding, and fails again after it: the job is still over.
+      const again = applyEvent(p.snapshot, { type: 'RETRY' });
+      expect(again.state).toBe('CODING');
+      const c = await step(again.snapshot, 'coding', ok.coding);
+      expect(c.state).toBe('FAILED');
+      expect(c.context.error?.code).toBe('BUDGET_EXCEEDED');
+      expect(c.context.failedStage).toBe('reviewing');
+      // RETRY with a raised budget: the review and the PR run.
+      const raised = applyEvent(c.snapshot, { type: 'RETRY', budgetTokens: 100_000, budgetUsd: null });
+      expect(raised.context.limits.budget).toEqual({ usd: null, tokens: 100_000 });
+      const r = await step(raised.snapshot, 'reviewing', ok.approve);
+      expect(r.state).toBe('PR_OPEN');
+    });
+
+    it('dollars count too, a rejected review over the budget fails before CODING, and a permanent fault records the usage it spent', async () => {
+      const q = createJobSnapshot(input({ budget: { usd: 1, tokens: null } })).snapshot;
+      const p = await step(q, 'planning', withUsage(ok.planning.ok, used(1, 1, 0.4)));
+      const c = await step(p.snapshot, 'coding', withUsage(ok.coding.ok, used(1, 1, 0.4)));
+      expect(c.state).toBe('REVIEWING');
+      const r = await step(c.snapshot, 'reviewing', withUsage(ok.reject.ok, used(1, 1, 0.3)));
+      expect(r.state).toBe('FAILED');
+      expect(r.context.failedStage).toBe('coding');
+      expect(r.context.reviewRounds).toBe(1);
+      expect(r.context.usage.costUsd).toBeCloseTo(1.1);
+      const failed = await step(p.snapshot, 'coding', { fault: { code: 'TOOL_CRASHED', retryable: false, usage: used(10, 20, 0.05) } });
+      expect(failed.state).toBe('FAILED');
+      expect(failed.context.usage).toEqual({ inputTokens: 11, outputTokens: 21, costUsd: 0.45 });
+    });
+
+    it('no budget (null) never fails a job, whatever it spends', async () => {
+      const q = createJobSnapshot(input()).snapshot;
+      const p = await step(q, 'planning', withUsage(ok.planning.ok, used(10_000_000, 10_000_000, 1000)));
+      expect(p.state).toBe('CODING');
+    });
   });
 });

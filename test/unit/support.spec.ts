@@ -3,7 +3,7 @@ import { validateConfig } from '../../src/config/config';
 import { decodeKeys, encodeKeys } from '../../src/jobs/snapshot-codec';
 import { upgradeSnapshot, UnknownMachineVersionError } from '../../src/lifecycle/snapshot-migrations';
 import { redisOptionsFromUrl } from '../../src/queues/redis-connection';
-import { createJobSnapshot } from '../../src/lifecycle/job.runtime';
+import { createJobSnapshot, JOB_MACHINE_VERSION } from '../../src/lifecycle/job.runtime';
 import { input } from '../support/machine-drivers';
 
 describe('snapshot key codec', () => {
@@ -19,12 +19,13 @@ describe('snapshot key codec', () => {
 
 describe('MockAgent script', () => {
   it('parses mock: directives from an issue body', () => {
-    expect(parseMockScript('Text\nmock: delay=coding:500\nmock: fail=reviewing\nmock: transient=planning:2\nmock: reject=1\nmock: delay=10')).toEqual({
+    expect(parseMockScript('Text\nmock: delay=coding:500\nmock: fail=reviewing\nmock: transient=planning:2\nmock: reject=1\nmock: delay=10\nmock: usage=coding:3001:0.25\nmock: usage=planning:10')).toEqual({
       delayMs: 10,
       stageDelayMs: { coding: 500 },
       fail: ['reviewing'],
       transient: { planning: 2 },
       rejections: 1,
+      usage: { coding: { inputTokens: 1501, outputTokens: 1500, costUsd: 0.25 }, planning: { inputTokens: 5, outputTokens: 5 } },
     });
   });
 });
@@ -46,7 +47,7 @@ describe('config', () => {
 describe('snapshot migrations', () => {
   const snap = createJobSnapshot(input()).snapshot;
   it('passes the current version through and chains migrations', () => {
-    expect(upgradeSnapshot('1', snap)).toBe(snap);
+    expect(upgradeSnapshot(JOB_MACHINE_VERSION, snap)).toBe(snap);
     const migrated = upgradeSnapshot('0', snap, '1', [{ from: '0', to: '1', description: 'test', migrate: (s) => ({ ...s, migrated: true }) }]);
     expect(migrated).toEqual(expect.objectContaining({ migrated: true }));
   });

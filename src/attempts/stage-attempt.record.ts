@@ -1,0 +1,64 @@
+import type { Stage, StageUsage } from '../lifecycle/job.types';
+
+/** A subprocess a stage attempt started (pid and host, so it can be found again after a crash). */
+export interface AttemptProcess {
+  tool: string;
+  pid: number;
+  pgid: number;
+  /** `AICD_PROCESS_MARKER` of the process tree (finds descendants that left the group). */
+  marker: string;
+  host: string;
+  startedAt: Date;
+  endedAt: Date | null;
+  exitCode: number | null;
+  signal: string | null;
+  /** ms from spawn to exit. */
+  durationMs: number | null;
+}
+
+/**
+ * What became of an attempt: `running` while its worker heartbeats; `succeeded` / `failed` when
+ * its call settled; `aborted` (cancel, shutdown); `dead` when its heartbeat stopped for longer
+ * than HEARTBEAT_TIMEOUT_MS (its stage runs again as a new attempt).
+ */
+export type AttemptStatus = 'running' | 'succeeded' | 'failed' | 'aborted' | 'dead';
+
+/**
+ * One attempt of one stage of one job (collection `stage_attempts`): who ran it, where, its
+ * processes, heartbeat, outcome and usage. Written lazily: an attempt that spawned nothing, ended
+ * before its first heartbeat and succeeded leaves no record (the job's history tells it).
+ */
+export interface StageAttemptRecord {
+  /** `<jobId>:<stage>:<version>:<attempt>`. */
+  id: string;
+  jobId: string;
+  tenantId: string;
+  stage: Stage;
+  /** 1-based attempt number. */
+  attempt: number;
+  /** The job's version the attempt ran on. */
+  version: number;
+  /** The tool (agent CLI, `mock`) that did the work. */
+  tool: string;
+  status: AttemptStatus;
+  /** Host and pid of the worker process. */
+  host: string;
+  workerPid: number;
+  /** Id of the worker process (its registry entry). */
+  workerId: string;
+  processes: AttemptProcess[];
+  startedAt: Date;
+  heartbeatAt: Date;
+  endedAt: Date | null;
+  /** ms from start to end. */
+  durationMs: number | null;
+  usage: StageUsage | null;
+  error: { code: string; message: string } | null;
+}
+
+/** How an attempt ended. */
+export interface AttemptEnd {
+  status: Exclude<AttemptStatus, 'running' | 'dead'>;
+  usage: StageUsage | null;
+  error: { code: string; message: string } | null;
+}

@@ -1,0 +1,101 @@
+import { Controller, Get, Headers, NotFoundException, Param, ParseUUIDPipe, Query, Res } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import type { Response } from 'express';
+import { SseStream } from '../common/sse';
+import { TenantId } from '../common/tenant.decorator';
+import { STAGES, type Stage } from '../lifecycle/job.types';
+import { Authenticated } from '../tenants/tenant-auth.guard';
+import { lineIdTime } from './job-log.repository';
+import { InvalidLogCursorError, JobLogsService } from './job-logs.service';
+
+const uuid = new ParseUUIDPipe({
+  version: '4',
+  exceptionFactory: () => new NotFoundException({ error: 'Not Found', code: 'JOB_NOT_FOUND', message: 'job not found' }),
+});
+
+export class LogsQueryDto {
+  @ApiPropertyOptional({ enum: STAGES })
+  @IsOptional()
+  @IsIn(STAGES)
+  stage?: Stage;
+
+  @ApiPropertyOptional({ minimum: 1, description: 'Stage attempt (1-based).' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  attempt?: number;
+
+  @ApiPropertyOptional({ description: 'Line id: only lines after it (the previous page\'s nextCursor).' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(400)
+  after?: string;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 5000, default: 500 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(5000)
+  limit?: number;
+}
+
+export class LogLineDto {
+  @ApiProperty({ description: 'Ordered line id (use as `after` or Last-Event-ID).' }) id!: string;
+  @ApiProperty({ description: 'ISO-8601.' }) at!: string;
+  @ApiProperty({ enum: STAGES }) stage!: Stage;
+  @ApiProperty() attempt!: number;
+  @ApiProperty({ enum: ['stdout', 'stderr', 'system'] }) stream!: string;
+  @ApiProperty({ description: 'The line, secrets redacted.' }) text!: string;
+}
+
+export class LogPageDto {
+  @ApiProperty({ type: [LogLineDto] }) lines!: LogLineDto[];
+  @ApiProperty({ nullable: true, type: String }) nextCursor!: string | null;
+}
+
+/** A job's process output, per stage and attempt (the caller's tenant only). */
+@ApiTags('jobs')
+@Authenticated()
+@Controller('jobs')
+export class JobLogsController {
+  constructor(private readonly logs: JobLogsService) {}
+
+  @Get(':id/logs')
+  @ApiOperation({ summary: 'Output lines of the job\'s stage attempts (stdout, stderr, system), oldest first; capped at LOG_MAX_BYTES per attempt.' })
+  @ApiOkResponse({ type: LogPageDto })
+  @ApiBadRequestResponse({ description: 'A malformed query or `after`.' })
+  @ApiNotFoundResponse()
+  page(@TenantId() tenantId: string, @Param('id', uuid) id: string, @Query() q: LogsQueryDto): Promise<LogPageDto> {
+    return this.logs.page(tenantId, id, {
+      limit: q.limit ?? 500,
+      ...(q.stage ? { stage: q.stage } : {}),
+      ...(q.attempt !== undefined ? { attempt: q.attempt } : {}),
+      ...(q.after ? { after: q.after } : {}),
+    });
+  }
+
+  @Get(':id/logs/stream')
+  @ApiOperation({ summary: 'Server-sent events (`event: log`, data = a line) of the job\'s logs: the backlog after Last-Event-ID (or `after`), then live.' })
+  @ApiProduces('text/event-stream')
+  @ApiOkResponse({ description: 'text/event-stream' })
+  @ApiNotFoundResponse()
+  async stream(
+    @TenantId() tenantId: string,
+    @Param('id', uuid) id: string,
+    @Query() q: LogsQueryDto,
+    @Headers('last-event-id') lastEventId: string | undefined,
+    @Res() res: Response,
+  ): Promise<void> {
+    await this.logs.assertVisible(tenantId, id);
+    const after = lastEventId ?? q.after;
+    if (after !== undefined && lineIdTime(after) === null) throw new InvalidLogCursorError();
+    const stream = new SseStream(res, { maxBufferedBytes: 1_000_000, keepAliveMs: 15_000 });
+    await this.logs
+      .tail(tenantId, id, stream, { ...(q.stage ? { stage: q.stage } : {}), ...(q.attempt !== undefined ? { attempt: q.attempt } : {}), ...(after ? { after } : {}) })
+      .catch(() => stream.close());
+  }
+}
