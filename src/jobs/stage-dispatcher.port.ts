@@ -22,6 +22,12 @@ export interface DispatchOptions {
   attemptsBefore?: number;
   /** Delay before the message can run, ms (a retry's backoff). */
   delayMs?: number;
+  /**
+   * Appended to the message id (`<jobId>-<stage>-<version>-<suffix>`): a second message for the
+   * same version, while the first one is still held by a worker that is presumed dead (a
+   * heartbeat rescue, see Sweeper). Idempotent per suffix.
+   */
+  idSuffix?: string;
 }
 
 /**

@@ -86,19 +86,36 @@ export interface FileChange {
   deletions?: number;
 }
 
+/**
+ * One commit the orchestrator made on the job's branch: enough to rebuild it with the same sha on
+ * a worker that has no copy of the branch (its parent, diff, message, identity and date).
+ */
+export interface CodeCommit {
+  sha: string;
+  parentSha: string;
+  /** Exact commit message. */
+  message: string;
+  authorName: string;
+  authorEmail: string;
+  /** ISO-8601 author and committer date. */
+  date: string;
+  /** The unified diff `parentSha..sha`, stored as an artifact. */
+  diff: ArtifactRef;
+}
+
 /** Output of the coding stage. */
 export interface CodeResult {
   changes: FileChange[];
   /** The commit the orchestrator made on the job's branch (CLI agent). */
   commitSha?: string;
-  /** The commit the change starts from (the base commit, or the previous round's commit). */
-  parentSha?: string;
-  /** ISO-8601 author/committer date of `commitSha` (recreating the commit elsewhere gives the same sha). */
-  committedAt?: string;
-  /** The unified diff `parentSha..commitSha`, stored as an artifact. */
+  /** This round's diff against the commit it started from, stored as an artifact (CLI agent). */
   diff?: ArtifactRef;
-  /** `git diff --stat` of the change. */
+  /** `git diff --stat` of this round's change. */
   diffStat?: string;
+  /** Every orchestrator commit of the branch so far, oldest first, this round's last (CLI agent). */
+  commits?: CodeCommit[];
+  /** The agent's own summary of what it changed (its final message). */
+  summary?: string;
 }
 
 /** The repository's own checks (REVIEW_COMMAND) as run by the review stage. */

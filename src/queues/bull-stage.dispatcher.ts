@@ -57,7 +57,7 @@ export class BullStageDispatcher extends StageDispatcher {
     try {
       await withTimeout(
         this.queues[stage].add(stage, message, {
-          jobId: stageMessageId(job.id, stage, job.version),
+          jobId: stageMessageId(job.id, stage, job.version) + (options.idSuffix ? `-${options.idSuffix}` : ''),
           attempts: Math.max(1, this.config.STAGE_ATTEMPTS - attemptsBefore),
           ...(options.delayMs ? { delay: options.delayMs } : {}),
           backoff: { type: 'exponential', delay: this.config.STAGE_BACKOFF_MS },

@@ -14,6 +14,7 @@ import { StageCalls } from './stage-call';
 import { StageRunner } from './stage-runner';
 import { Sweeper } from './sweeper';
 import { SERVED_STAGES, STAGE_PROCESSOR_INSTANCES, WorkerLauncher } from './worker-launcher';
+import { WorkerRegistry } from './worker-registry';
 
 /**
  * Refuses to start when a state of the statechart invokes an actor but has no stage (and so no
@@ -54,6 +55,7 @@ export class QueuesModule {
       ...processors,
       { provide: STAGE_PROCESSOR_INSTANCES, inject: processors, useFactory: (...instances: unknown[]) => instances },
       WorkerLauncher,
+      WorkerRegistry,
       ...(options.sweeper ? [Sweeper] : []),
     ];
     return {
@@ -70,7 +72,7 @@ export class QueuesModule {
         BullModule.registerQueue({ name: DEADLINE_QUEUE }),
       ],
       providers,
-      exports: [StageDispatcher, CancellationBus, BullStageDispatcher, RunningCalls, ...(options.sweeper ? [Sweeper] : [])],
+      exports: [StageDispatcher, CancellationBus, BullStageDispatcher, RunningCalls, WorkerRegistry, ...(options.sweeper ? [Sweeper] : [])],
       global: true,
     };
   }

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/config';
+import { StageAttemptRepository } from '../attempts/stage-attempt.repository';
 import { JobRepository } from '../jobs/job.repository';
 import { pendingStage } from '../jobs/pending-stage';
 import { BullStageDispatcher } from './bull-stage.dispatcher';
@@ -15,6 +16,10 @@ export interface SweepReport {
   retried: number;
   /** Commits finished for a writer that died between claiming a version and writing the job. */
   rolledForward: number;
+  /** Running stage attempts whose heartbeat was older than HEARTBEAT_TIMEOUT_MS, declared dead. */
+  dead: number;
+  /** Of those, the stages sent again as a new attempt (the job still waited for them). */
+  rescued: number;
 }
 
 /**
@@ -35,6 +40,7 @@ export class Sweeper implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly jobs: JobRepository,
     private readonly dispatcher: BullStageDispatcher,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly attempts: StageAttemptRepository,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -53,7 +59,7 @@ export class Sweeper implements OnApplicationBootstrap, OnModuleDestroy {
     this.running = true;
     try {
       const r = await this.sweep();
-      if (r.enqueued || r.retried || r.rolledForward) this.log.warn(`sweep repaired jobs: ${JSON.stringify(r)}`);
+      if (r.enqueued || r.retried || r.rolledForward || r.dead) this.log.warn(`sweep repaired jobs: ${JSON.stringify(r)}`);
     } catch (e) {
       this.log.warn(`sweep failed: ${e instanceof Error ? e.message : String(e)}`);
     } finally {
@@ -66,8 +72,9 @@ export class Sweeper implements OnApplicationBootstrap, OnModuleDestroy {
     const before = new Date(Date.now() - graceMs);
     // First finish commits whose writer died between claiming a version and writing the job.
     const rolledForward = await this.jobs.rollForwardStale(graceMs, limit);
+    const { dead, rescued } = await this.rescueDeadAttempts(limit);
     const candidates = await this.jobs.findStale(['QUEUED', 'PLANNING', 'CODING', 'REVIEWING', 'PR_OPEN'], before, limit);
-    const report: SweepReport = { examined: candidates.length, enqueued: 0, retried: 0, rolledForward };
+    const report: SweepReport = { examined: candidates.length, enqueued: 0, retried: 0, rolledForward, dead, rescued };
     for (const job of candidates) {
       const stage = pendingStage(job);
       if (!stage) continue;
@@ -98,5 +105,30 @@ export class Sweeper implements OnApplicationBootstrap, OnModuleDestroy {
       }
     }
     return report;
+  }
+
+  /**
+   * Heartbeats: a running attempt whose heartbeat is older than HEARTBEAT_TIMEOUT_MS is declared
+   * dead, and when the job still waits for that stage at that version, the stage is sent again as
+   * a new attempt (`<jobId>-<stage>-<version>-a<attempt>`, counting the dead one) — even while
+   * BullMQ still holds the dead worker's lock. The new attempt first reaps the dead one's process
+   * tree (OrphanReaper). If the old worker was only slow, its next heartbeat finds the attempt
+   * dead and stops it; either way the compare-and-set lets one result in.
+   */
+  private async rescueDeadAttempts(limit: number): Promise<{ dead: number; rescued: number }> {
+    const now = new Date();
+    const stale = await this.attempts.findStale(new Date(now.getTime() - this.config.HEARTBEAT_TIMEOUT_MS), limit);
+    let dead = 0;
+    let rescued = 0;
+    for (const a of stale) {
+      if (!(await this.attempts.markDead(a.id, a.heartbeatAt, now))) continue;
+      dead++;
+      const job = await this.jobs.findById(a.jobId);
+      if (!job || job.version !== a.version || pendingStage(job) !== a.stage) continue;
+      this.log.warn(`job ${a.jobId} ${a.stage} attempt ${a.attempt} on ${a.host} (worker ${a.workerId}) lost its heartbeat ${now.getTime() - a.heartbeatAt.getTime()} ms ago: running it again`);
+      await this.dispatcher.dispatch(job, { attemptsBefore: a.attempt, idSuffix: `a${a.attempt}` });
+      rescued++;
+    }
+    return { dead, rescued };
   }
 }
