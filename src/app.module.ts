@@ -3,7 +3,10 @@ import { APP_FILTER } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
 import { AgentsModule } from './agents/agents.module';
+import { ArtifactsModule } from './artifacts/artifacts.module';
+import { JobArtifactsController } from './artifacts/job-artifacts.controller';
 import { AttemptsModule } from './attempts/attempts.module';
+import { JobAttemptsController } from './attempts/job-attempts.controller';
 import { DomainExceptionFilter } from './common/http-exception.filter';
 import { LOG_REDACT_PATHS, serializeRequest } from './common/log-redaction';
 import { AppConfigModule } from './config/config.module';
@@ -55,13 +58,16 @@ export class AppModule {
         }),
         MongoModule,
         LogsModule,
+        ArtifactsModule,
         AttemptsModule,
         TenantsModule,
         AgentsModule,
         QueuesModule.register({ workers: options.stages, sweeper: options.sweeper ?? options.stages.length > 0 }),
         ...(options.api ? [TerminusModule] : []),
       ],
-      controllers: options.api ? [JobsController, JobLogsController, GithubWebhookController, HealthController, StatechartsController] : [],
+      controllers: options.api
+        ? [JobsController, JobLogsController, JobAttemptsController, JobArtifactsController, GithubWebhookController, HealthController, StatechartsController]
+        : [],
       providers: [JobsService, { provide: APP_FILTER, useClass: DomainExceptionFilter }, ...(options.stages.length ? [DeadlineProcessor] : [])],
       exports: [JobsService],
     };

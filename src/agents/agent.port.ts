@@ -22,6 +22,8 @@ export interface AgentJobContext {
   reviewRound: number;
   /** The job's workspace as recorded by an earlier stage (null before the first one prepared it). */
   workspace: JobWorkspace | null;
+  /** The last committed code result (an earlier review round's), null before the first. */
+  lastCode: CodeResult | null;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Response } from 'express';
 import { MongoNetworkError, MongoNotConnectedError, MongoServerSelectionError, MongoTopologyClosedError } from 'mongodb';
+import { ArtifactCorruptError, ArtifactNotFoundError } from '../artifacts/artifact.store';
 import { IllegalEventError } from '../lifecycle/job.runtime';
 import { UnknownMachineVersionError } from '../lifecycle/snapshot-migrations';
 import { ConcurrentUpdateError, DependencyUnavailableError, JobNotFoundError } from '../jobs/job.errors';
@@ -8,7 +9,7 @@ import { InvalidCursorError } from '../jobs/job.repository';
 import { InvalidLogCursorError } from '../logs/job-logs.service';
 
 /**
- * Maps domain errors to HTTP: JobNotFoundError → 404; IllegalEventError → 409 with `state` and
+ * Maps domain errors to HTTP: JobNotFoundError, ArtifactNotFoundError → 404; ArtifactCorruptError → 500; IllegalEventError → 409 with `state` and
  * `acceptedEvents`; ConcurrentUpdateError, UnknownMachineVersionError → 409; InvalidCursorError
  * → 400 (field `cursor`), InvalidLogCursorError → 400 (field `after`); DependencyUnavailableError and MongoDB connection errors → 503.
  * Body: `{ statusCode, error, code, message, ... }`.
@@ -29,7 +30,11 @@ export class DomainExceptionFilter implements ExceptionFilter {
       const r = e.getResponse();
       return [e.getStatus(), typeof r === 'string' ? { message: r } : (r as Record<string, unknown>)];
     }
-    if (e instanceof JobNotFoundError) return [404, { error: 'Not Found', code: e.code, message: e.message }];
+    if (e instanceof JobNotFoundError || e instanceof ArtifactNotFoundError) return [404, { error: 'Not Found', code: e.code, message: e.message }];
+    if (e instanceof ArtifactCorruptError) {
+      this.log.error(e.message);
+      return [500, { error: 'Internal Server Error', code: e.code, message: e.message }];
+    }
     if (e instanceof IllegalEventError) {
       return [409, { error: 'Conflict', code: e.code, message: e.message, state: e.state, event: e.eventType, acceptedEvents: e.accepted }];
     }

@@ -50,7 +50,7 @@ export const configSchema = z.object({
   HEARTBEAT_TIMEOUT_MS: int(30_000, 1000),
   /** Log bytes kept per stage attempt; past it the oldest lines are dropped (with a marker). */
   LOG_MAX_BYTES: int(1_000_000, 1024),
-  /** Root of the git mirrors and job worktrees on this worker's local disk. */
+  /** Root of the git mirrors and job worktrees on this worker's local disk (default: <tmpdir>/aicd-workspaces). */
   WORKSPACE_ROOT: z.string().default(''),
   /** A worktree bigger than this after a stage is a permanent stage error (WORKSPACE_TOO_LARGE), bytes. */
   WORKSPACE_MAX_BYTES: int(2_000_000_000, 1),
@@ -64,6 +64,8 @@ export const configSchema = z.object({
   MAX_DIFF_BYTES: int(1_000_000, 1),
   /** The repository's checks run by review, in the worktree with `sh -c` (e.g. `npm test`); a tenant setting overrides it. Empty: no checks. */
   REVIEW_COMMAND: z.string().default(''),
+  /** Environment variables the checks get from the worker (comma-separated), beside the minimal allowlist (PATH, HOME, LANG…). */
+  REVIEW_COMMAND_ENV: z.string().default('GOPATH,GOCACHE,GOMODCACHE,GOFLAGS,GOPROXY,GOTOOLCHAIN,NPM_CONFIG_CACHE,CI'),
   /** ms the checks may run before they are killed (a rejection naming the timeout). */
   REVIEW_TIMEOUT_MS: int(600_000, 1),
   /** After passing checks, also ask the agent CLI for a review (read-only). */

@@ -8,6 +8,11 @@ export interface JobRecord {
   /** Caller-chosen key; a repeat submission with the same key returns the existing job. */
   idempotencyKey: string;
   repositoryId: string;
+  /**
+   * The git branch the job works on (`aicd/<issue number>-<first 8 of id>`), named at submission
+   * when the issue id is a number; a pull request webhook finds the job by it.
+   */
+  branch?: string | null;
   state: JobState;
   /** Incremented by every commit; the compare-and-set token. */
   version: number;

@@ -17,6 +17,9 @@ export abstract class JobRepository {
   /** Any tenant's job: for workers only. */
   abstract findById(id: string): Promise<JobRecord | null>;
 
+  /** The job working on `branch` of repository `owner/name` (pull request webhooks), or null. */
+  abstract findByBranch(repositoryId: string, branch: string): Promise<JobRecord | null>;
+
   /** A job of this tenant, or null (another tenant's job is invisible). */
   abstract findForTenant(tenantId: string, id: string): Promise<JobRecord | null>;
 

@@ -1,6 +1,7 @@
-import { Body, Controller, Get, HttpCode, NotFoundException, Param, ParseUUIDPipe, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiConflictResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
+import { jobIdPipe } from '../common/job-id.pipe';
 import { TenantId } from '../common/tenant.decorator';
 import type { JobEvent } from '../lifecycle/job.types';
 import { Authenticated } from '../tenants/tenant-auth.guard';
@@ -8,11 +9,6 @@ import { CreateJobDto, JobDetailDto, JobPageDto, ListJobsQueryDto, SendEventDto,
 import { toDetail, toSummary } from './job.presenter';
 import { JobsService } from './jobs.service';
 
-/** An id that cannot exist (not a UUID) is reported like an unknown one: 404. */
-const uuid = new ParseUUIDPipe({
-  version: '4',
-  exceptionFactory: () => new NotFoundException({ error: 'Not Found', code: 'JOB_NOT_FOUND', message: 'job not found' }),
-});
 
 /** Jobs of the caller's tenant (its API key). Another tenant's job answers 404. */
 @ApiTags('jobs')
@@ -50,7 +46,7 @@ export class JobsController {
   @ApiOperation({ summary: 'State, context summary, accepted events and history of a job.' })
   @ApiOkResponse({ type: JobDetailDto })
   @ApiNotFoundResponse()
-  async get(@TenantId() tenantId: string, @Param('id', uuid) id: string): Promise<JobDetailDto> {
+  async get(@TenantId() tenantId: string, @Param('id', jobIdPipe) id: string): Promise<JobDetailDto> {
     const job = await this.jobs.get(tenantId, id);
     return toDetail(job, this.jobs.acceptedFor(job));
   }
@@ -58,7 +54,7 @@ export class JobsController {
   @Get(':id/history')
   @ApiOperation({ summary: 'Committed transitions, oldest first.' })
   @ApiOkResponse({ type: [TransitionDto] })
-  async history(@TenantId() tenantId: string, @Param('id', uuid) id: string): Promise<TransitionDto[]> {
+  async history(@TenantId() tenantId: string, @Param('id', jobIdPipe) id: string): Promise<TransitionDto[]> {
     return (await this.jobs.get(tenantId, id)).history;
   }
 
@@ -67,7 +63,7 @@ export class JobsController {
   @ApiOperation({ summary: 'Send MARK_CANCELLED; a running agent call is aborted in whichever worker runs it.' })
   @ApiOkResponse({ type: JobDetailDto })
   @ApiConflictResponse({ description: 'The job is in a final state.' })
-  cancel(@TenantId() tenantId: string, @Param('id', uuid) id: string): Promise<JobDetailDto> {
+  cancel(@TenantId() tenantId: string, @Param('id', jobIdPipe) id: string): Promise<JobDetailDto> {
     return this.sendAndShow(tenantId, id, { type: 'MARK_CANCELLED' });
   }
 
@@ -76,7 +72,7 @@ export class JobsController {
   @ApiOperation({ summary: 'Send RETRY: from FAILED, resume at the stage that failed.' })
   @ApiOkResponse({ type: JobDetailDto })
   @ApiConflictResponse({ description: 'The job is not FAILED.' })
-  retry(@TenantId() tenantId: string, @Param('id', uuid) id: string): Promise<JobDetailDto> {
+  retry(@TenantId() tenantId: string, @Param('id', jobIdPipe) id: string): Promise<JobDetailDto> {
     return this.sendAndShow(tenantId, id, { type: 'RETRY' });
   }
 
@@ -85,7 +81,7 @@ export class JobsController {
   @ApiOperation({ summary: 'Send any external event the current state accepts; otherwise 409 naming the state and accepted events.' })
   @ApiOkResponse({ type: JobDetailDto })
   @ApiConflictResponse({ description: '{ code: ILLEGAL_EVENT, state, acceptedEvents }' })
-  events(@TenantId() tenantId: string, @Param('id', uuid) id: string, @Body() body: SendEventDto): Promise<JobDetailDto> {
+  events(@TenantId() tenantId: string, @Param('id', jobIdPipe) id: string, @Body() body: SendEventDto): Promise<JobDetailDto> {
     const event = (body.type === 'MARK_CANCELLED' ? { type: body.type, ...(body.reason ? { reason: body.reason } : {}) } : { type: body.type }) as JobEvent;
     return this.sendAndShow(tenantId, id, event);
   }

@@ -4,6 +4,7 @@ import { APP_CONFIG, type AppConfig } from '../config/config';
 import { applyEvent, acceptedEvents, createJobSnapshot, JOB_MACHINE_VERSION } from '../lifecycle/job.runtime';
 import type { Issue, JobBudget, JobEvent, JobEventType, TransitionRecord } from '../lifecycle/job.types';
 import { TenantRepository } from '../tenants/tenant.repository';
+import { branchName } from '../workspaces/branch-name';
 import { upgradeSnapshot } from '../lifecycle/snapshot-migrations';
 import { ConcurrentUpdateError, JobNotFoundError } from './job.errors';
 import type { JobListQuery, JobPage, JobRecord } from './job.record';
@@ -58,6 +59,7 @@ export class JobsService {
       tenantId,
       idempotencyKey: input.idempotencyKey ?? id,
       repositoryId: input.repositoryId,
+      branch: /^\d{1,15}$/.test(input.issue.id) && Number(input.issue.id) > 0 ? branchName(Number(input.issue.id), id) : null,
       state: initial.state,
       version: 0,
       machineVersion: JOB_MACHINE_VERSION,
@@ -91,6 +93,11 @@ export class JobsService {
     const job = await this.jobs.findForTenant(tenantId, id);
     if (!job) throw new JobNotFoundError(id);
     return job;
+  }
+
+  /** The job working on a branch of a repository (any tenant: for webhooks), or null. */
+  findByBranch(repositoryId: string, branch: string): Promise<JobRecord | null> {
+    return this.jobs.findByBranch(repositoryId, branch);
   }
 
   list(tenantId: string, query: JobListQuery): Promise<JobPage> {

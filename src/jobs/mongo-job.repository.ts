@@ -12,6 +12,7 @@ export interface JobDocument {
   tenantId: string;
   idempotencyKey: string;
   repositoryId: string;
+  branch?: string | null;
   state: JobState;
   version: number;
   machineVersion: string;
@@ -44,6 +45,7 @@ export function toPersistence(job: JobRecord): JobDocument {
     tenantId: job.tenantId,
     idempotencyKey: job.idempotencyKey,
     repositoryId: job.repositoryId,
+    branch: job.branch ?? null,
     state: job.state,
     version: job.version,
     machineVersion: job.machineVersion,
@@ -61,6 +63,7 @@ export function toDomain(doc: JobDocument): JobRecord {
     tenantId: doc.tenantId,
     idempotencyKey: doc.idempotencyKey,
     repositoryId: doc.repositoryId,
+    branch: doc.branch ?? null,
     state: doc.state,
     version: doc.version,
     machineVersion: doc.machineVersion,
@@ -128,6 +131,7 @@ export class MongoJobRepository extends JobRepository {
     await this.jobs.createIndex({ tenantId: 1, updatedAt: -1 }, { name: 'tenant_updated' });
     await this.jobs.createIndex({ tenantId: 1, idempotencyKey: 1 }, { name: 'tenant_idempotency', unique: true });
     await this.jobs.createIndex({ state: 1, updatedAt: 1 }, { name: 'state_updated' });
+    await this.jobs.createIndex({ repositoryId: 1, branch: 1 }, { name: 'repository_branch' });
     await this.admissions.createIndex({ tenantId: 1 }, { name: 'tenant' });
   }
 
@@ -146,6 +150,11 @@ export class MongoJobRepository extends JobRepository {
 
   async findById(id: string): Promise<JobRecord | null> {
     const doc = await this.jobs.findOne({ _id: id });
+    return doc ? toDomain(doc) : null;
+  }
+
+  async findByBranch(repositoryId: string, branch: string): Promise<JobRecord | null> {
+    const doc = await this.jobs.findOne({ repositoryId, branch });
     return doc ? toDomain(doc) : null;
   }
 

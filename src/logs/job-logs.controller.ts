@@ -1,19 +1,16 @@
-import { Controller, Get, Headers, NotFoundException, Param, ParseUUIDPipe, Query, Res } from '@nestjs/common';
+import { Controller, Get, Headers, Param, Query, Res } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import type { Response } from 'express';
 import { SseStream } from '../common/sse';
+import { jobIdPipe } from '../common/job-id.pipe';
 import { TenantId } from '../common/tenant.decorator';
 import { STAGES, type Stage } from '../lifecycle/job.types';
 import { Authenticated } from '../tenants/tenant-auth.guard';
 import { lineIdTime } from './job-log.repository';
 import { InvalidLogCursorError, JobLogsService } from './job-logs.service';
 
-const uuid = new ParseUUIDPipe({
-  version: '4',
-  exceptionFactory: () => new NotFoundException({ error: 'Not Found', code: 'JOB_NOT_FOUND', message: 'job not found' }),
-});
 
 export class LogsQueryDto {
   @ApiPropertyOptional({ enum: STAGES })
@@ -69,7 +66,7 @@ export class JobLogsController {
   @ApiOkResponse({ type: LogPageDto })
   @ApiBadRequestResponse({ description: 'A malformed query or `after`.' })
   @ApiNotFoundResponse()
-  page(@TenantId() tenantId: string, @Param('id', uuid) id: string, @Query() q: LogsQueryDto): Promise<LogPageDto> {
+  page(@TenantId() tenantId: string, @Param('id', jobIdPipe) id: string, @Query() q: LogsQueryDto): Promise<LogPageDto> {
     return this.logs.page(tenantId, id, {
       limit: q.limit ?? 500,
       ...(q.stage ? { stage: q.stage } : {}),
@@ -85,7 +82,7 @@ export class JobLogsController {
   @ApiNotFoundResponse()
   async stream(
     @TenantId() tenantId: string,
-    @Param('id', uuid) id: string,
+    @Param('id', jobIdPipe) id: string,
     @Query() q: LogsQueryDto,
     @Headers('last-event-id') lastEventId: string | undefined,
     @Res() res: Response,

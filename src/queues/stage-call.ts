@@ -93,6 +93,7 @@ export class StageCalls {
         issue: input.issue,
         reviewRound: input.reviewRound,
         workspace: context.workspace ?? null,
+        lastCode: input.code ?? null,
       };
       const round = p.stage === 'coding' || p.stage === 'reviewing' ? `:r${input.reviewRound}` : '';
       const opts: AgentCallOptions = {

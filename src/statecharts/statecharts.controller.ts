@@ -1,4 +1,4 @@
-import { BadRequestException, Controller, Get, NotFoundException, Param, ParseUUIDPipe, Query, Res } from '@nestjs/common';
+import { BadRequestException, Controller, Get, NotFoundException, Param, Query, Res } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiConflictResponse,
@@ -27,12 +27,9 @@ import {
   STATECHART_FORMATS,
   type StatechartFormat,
 } from './statechart.formats';
+import { jobIdPipe } from '../common/job-id.pipe';
 import { modelOf, STATECHART_NAMES, STATECHARTS } from './statecharts.registry';
 
-const uuid = new ParseUUIDPipe({
-  version: '4',
-  exceptionFactory: () => new NotFoundException({ error: 'Not Found', code: 'JOB_NOT_FOUND', message: 'job not found' }),
-});
 
 /** The exported pictures (`npm run statecharts`): `statecharts/` at the repository root. */
 function statechartsDir(): string | undefined {
@@ -86,7 +83,7 @@ export class StatechartsController {
   @ApiOkResponse({ description: 'Mermaid stateDiagram-v2 (text/plain).' })
   @ApiNotFoundResponse({ description: 'No such job for this tenant.' })
   @ApiConflictResponse({ description: '{ code: UNKNOWN_MACHINE_VERSION }: the job was written by a machine version this build cannot read.' })
-  async jobStatechart(@TenantId() tenantId: string, @Param('id', uuid) id: string, @Res({ passthrough: true }) res: Response): Promise<string> {
+  async jobStatechart(@TenantId() tenantId: string, @Param('id', jobIdPipe) id: string, @Res({ passthrough: true }) res: Response): Promise<string> {
     const job = await this.jobs.get(tenantId, id);
     // A snapshot this build cannot read is refused here too (409 UNKNOWN_MACHINE_VERSION): its
     // states and transitions need not be this machine's.

@@ -6,6 +6,8 @@ import type { Request } from 'express';
 import { z } from 'zod';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { JobsService } from '../jobs/jobs.service';
+import { IllegalEventError } from '../lifecycle/job.runtime';
+import type { JobEvent } from '../lifecycle/job.types';
 import { TenantRepository } from '../tenants/tenant.repository';
 
 /** The part of a GitHub `issues` delivery we read. */
@@ -19,6 +21,18 @@ const issuesPayload = z.object({
   }),
   repository: z.object({ full_name: z.string().regex(/^[\w.-]+\/[\w.-]+$/) }),
   label: z.object({ name: z.string() }).optional(),
+});
+
+/** The part of a GitHub `pull_request` delivery we read (docs: "Webhook events and payloads", pull_request). */
+const pullRequestPayload = z.object({
+  action: z.string(),
+  pull_request: z.object({
+    number: z.number().int().nonnegative(),
+    merged: z.boolean().nullable().optional(),
+    html_url: z.string().url(),
+    head: z.object({ ref: z.string().min(1).max(255) }),
+  }),
+  repository: z.object({ full_name: z.string().regex(/^[\w.-]+\/[\w.-]+$/) }),
 });
 
 /** Answer to a delivery. */
@@ -56,7 +70,7 @@ export class GithubWebhookController {
 
   @Post('github')
   @HttpCode(202)
-  @ApiOperation({ summary: 'Receive a GitHub webhook delivery; `issues` opened/labeled creates a job.' })
+  @ApiOperation({ summary: 'Receive a GitHub webhook delivery: `issues` opened/labeled creates a job; `pull_request` closed completes (merged) or cancels (not merged) the job of its branch.' })
   @ApiHeader({ name: 'X-GitHub-Event', required: true })
   @ApiHeader({ name: 'X-GitHub-Delivery', required: false })
   @ApiHeader({ name: 'X-Hub-Signature-256', required: false, description: 'Required when GITHUB_WEBHOOK_SECRET is set.' })
@@ -75,13 +89,9 @@ export class GithubWebhookController {
     if (!event) {
       throw new BadRequestException({ error: 'Bad Request', message: 'X-GitHub-Event header is required', errors: [{ field: 'X-GitHub-Event', messages: ['required'] }] });
     }
+    if (event === 'pull_request') return this.pullRequest(req.body);
     if (event !== 'issues') return { accepted: false, ignored: `event ${event} is not handled` };
-    const parsed = issuesPayload.safeParse(req.body);
-    if (!parsed.success) {
-      const errors = parsed.error.issues.map((i) => ({ field: i.path.join('.'), messages: [i.message] }));
-      throw new BadRequestException({ error: 'Bad Request', message: errors.map((e) => `${e.field}: ${e.messages[0]}`).join(' | '), errors });
-    }
-    const p = parsed.data;
+    const p = parse(issuesPayload, req.body);
     const wanted = p.action === 'opened' || (p.action === 'labeled' && p.label?.name === this.config.GITHUB_WEBHOOK_LABEL);
     if (!wanted) return { accepted: false, ignored: `issues.${p.action}${p.label ? ` (label ${p.label.name})` : ''} is not handled` };
 
@@ -94,4 +104,39 @@ export class GithubWebhookController {
     });
     return { accepted: true, jobId: job.id, tenantId: job.tenantId, created };
   }
+
+  /**
+   * `pull_request.closed` for a job's branch: merged → MARK_COMPLETED (what AUTO_COMPLETE=false
+   * waits for); closed without merging → MARK_CANCELLED (a person turned the change down; RETRY
+   * is not possible from CANCELLED — submit the issue again for another try). A job already in a
+   * final state, or one that does not accept the event in its state, is left alone (202,
+   * `ignored` says why).
+   */
+  private async pullRequest(body: unknown): Promise<WebhookAnswer> {
+    const p = parse(pullRequestPayload, body);
+    if (p.action !== 'closed') return { accepted: false, ignored: `pull_request.${p.action} is not handled` };
+    const job = await this.jobs.findByBranch(p.repository.full_name, p.pull_request.head.ref);
+    if (!job) return { accepted: false, ignored: `no job works on ${p.repository.full_name} branch ${p.pull_request.head.ref}` };
+    const merged = p.pull_request.merged === true;
+    const event: JobEvent = merged ? { type: 'MARK_COMPLETED' } : { type: 'MARK_CANCELLED', reason: `pull request #${p.pull_request.number} closed without merging` };
+    try {
+      const after = await this.jobs.sendSystem(job.id, event);
+      return { accepted: true, jobId: after.id, tenantId: after.tenantId, created: false };
+    } catch (e) {
+      if (e instanceof IllegalEventError) {
+        return { accepted: false, jobId: job.id, tenantId: job.tenantId, ignored: `pull request ${merged ? 'merged' : 'closed'}: job is ${e.state}, which does not accept ${e.eventType}` };
+      }
+      throw e;
+    }
+  }
+}
+
+/** Parses a delivery's body. @throws BadRequestException naming each field. */
+function parse<T>(schema: z.ZodType<T>, body: unknown): T {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) {
+    const errors = parsed.error.issues.map((i) => ({ field: i.path.join('.'), messages: [i.message] }));
+    throw new BadRequestException({ error: 'Bad Request', message: errors.map((e) => `${e.field}: ${e.messages[0]}`).join(' | '), errors });
+  }
+  return parsed.data;
 }

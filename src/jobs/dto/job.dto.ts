@@ -121,6 +121,40 @@ export class JobSummaryDto {
   @ApiProperty() updatedAt!: string;
 }
 
+export class UsageDto {
+  @ApiProperty({ description: 'Input tokens.' }) inputTokens!: number;
+  @ApiProperty({ description: 'Output tokens.' }) outputTokens!: number;
+  @ApiProperty({ description: 'US dollars (0 when the tools report tokens only).' }) costUsd!: number;
+}
+
+export class BudgetDto {
+  @ApiProperty({ nullable: true, type: Number, description: 'USD limit; null = none.' }) usd!: number | null;
+  @ApiProperty({ nullable: true, type: Number, description: 'Input + output token limit; null = none.' }) tokens!: number | null;
+}
+
+export class WorkspaceDto {
+  @ApiProperty({ example: 'aicd/42-7d6c1f0e' }) branch!: string;
+  @ApiProperty({ example: 'main' }) baseBranch!: string;
+  @ApiProperty({ description: 'Commit the branch starts from.' }) baseCommit!: string;
+}
+
+export class ArtifactRefDto {
+  @ApiProperty() id!: string;
+  @ApiProperty({ example: 'diff.patch' }) name!: string;
+  @ApiProperty() contentType!: string;
+  @ApiProperty({ description: 'SHA-256 of the content, hex.' }) sha256!: string;
+  @ApiProperty({ description: 'Size, bytes.' }) bytes!: number;
+}
+
+export class ChecksDto {
+  @ApiProperty({ example: 'go test ./...' }) command!: string;
+  @ApiProperty({ nullable: true, type: Number }) exitCode!: number | null;
+  @ApiProperty() passed!: boolean;
+  @ApiProperty({ description: 'ms.' }) durationMs!: number;
+  @ApiProperty({ description: 'The last lines of their output.' }) outputTail!: string;
+  @ApiPropertyOptional({ type: ArtifactRefDto }) output?: ArtifactRefDto;
+}
+
 export class JobContextSummaryDto {
   @ApiProperty({ nullable: true, description: 'Plan steps.', type: [String] }) plan!: string[] | null;
   @ApiProperty({ nullable: true, description: 'Paths of changed files.', type: [String] }) changedFiles!: string[] | null;
@@ -130,6 +164,14 @@ export class JobContextSummaryDto {
   @ApiProperty({ nullable: true }) prUrl!: string | null;
   @ApiProperty({ description: 'Attempt that produced each stage result.' }) attempts!: Record<string, number>;
   @ApiProperty({ nullable: true }) failedStage!: string | null;
+  @ApiProperty({ type: UsageDto, description: 'Usage of every committed stage visit so far.' }) usage!: UsageDto;
+  @ApiProperty({ type: BudgetDto }) budget!: BudgetDto;
+  @ApiProperty({ nullable: true, type: WorkspaceDto, description: 'The git workspace (AGENT=cli).' }) workspace!: WorkspaceDto | null;
+  @ApiProperty({ nullable: true, type: String, description: 'The plan summary.' }) planSummary!: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'The last code commit (AGENT=cli).' }) commitSha!: string | null;
+  @ApiProperty({ nullable: true, type: String, description: '`git diff --stat` of the last code round.' }) diffStat!: string | null;
+  @ApiProperty({ nullable: true, type: ArtifactRefDto, description: 'The last code round\'s diff.' }) diff!: ArtifactRefDto | null;
+  @ApiProperty({ nullable: true, type: ChecksDto, description: 'The checks the last review ran.' }) checks!: ChecksDto | null;
 }
 
 export class JobDetailDto extends JobSummaryDto {
