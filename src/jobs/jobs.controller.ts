@@ -82,7 +82,13 @@ export class JobsController {
   @ApiOkResponse({ type: JobDetailDto })
   @ApiConflictResponse({ description: '{ code: ILLEGAL_EVENT, state, acceptedEvents }' })
   events(@TenantId() tenantId: string, @Param('id', jobIdPipe) id: string, @Body() body: SendEventDto): Promise<JobDetailDto> {
-    const event = (body.type === 'MARK_CANCELLED' ? { type: body.type, ...(body.reason ? { reason: body.reason } : {}) } : { type: body.type }) as JobEvent;
+    const event = (
+      body.type === 'MARK_CANCELLED'
+        ? { type: body.type, ...(body.reason ? { reason: body.reason } : {}) }
+        : body.type === 'RETRY'
+          ? { type: body.type, ...(body.budgetUsd !== undefined ? { budgetUsd: body.budgetUsd } : {}), ...(body.budgetTokens !== undefined ? { budgetTokens: body.budgetTokens } : {}) }
+          : { type: body.type }
+    ) as JobEvent;
     return this.sendAndShow(tenantId, id, event);
   }
 

@@ -4,6 +4,7 @@ import {
   IsIn,
   IsInt,
   IsNotEmpty,
+  IsNumber,
   IsObject,
   IsOptional,
   IsString,
@@ -92,6 +93,18 @@ export class SendEventDto {
   @IsString()
   @MaxLength(1000)
   reason?: string;
+
+  @ApiPropertyOptional({ nullable: true, type: Number, minimum: 0, description: 'For RETRY: the job\'s new USD budget (null = none), e.g. after BUDGET_EXCEEDED.' })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  budgetUsd?: number | null;
+
+  @ApiPropertyOptional({ nullable: true, type: Number, minimum: 0, description: 'For RETRY: the job\'s new token budget (null = none).' })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  budgetTokens?: number | null;
 }
 
 export class TransitionDto {
