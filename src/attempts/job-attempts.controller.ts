@@ -35,6 +35,7 @@ export class AttemptDto {
   @ApiProperty({ nullable: true, type: Number, description: 'ms.' }) durationMs!: number | null;
   @ApiPropertyOptional({ description: '{ inputTokens, outputTokens, costUsd? }' }) usage!: unknown;
   @ApiPropertyOptional({ description: '{ code, message }' }) error!: unknown;
+  @ApiPropertyOptional({ description: 'When a later attempt killed what this one left running: { at, host, found, killed, remaining }.' }) reaped?: unknown;
 }
 
 /**
@@ -61,6 +62,7 @@ export class JobAttemptsController {
       startedAt: a.startedAt.toISOString(),
       heartbeatAt: a.heartbeatAt.toISOString(),
       endedAt: a.endedAt?.toISOString() ?? null,
+      ...(a.reaped ? { reaped: { ...a.reaped, at: new Date(a.reaped.at).toISOString() } } : {}),
       processes: a.processes.map((p) => ({ ...p, startedAt: new Date(p.startedAt).toISOString(), endedAt: p.endedAt ? new Date(p.endedAt).toISOString() : null })),
     }));
   }

@@ -6,11 +6,10 @@ import { StageAttemptRepository } from './stage-attempt.repository';
 /** The stored shape (collection `stage_attempts`). */
 interface AttemptDocument extends Omit<StageAttemptRecord, 'id'> {
   _id: string;
-  reaped?: { at: Date; host: string; found: number; killed: number; remaining: number };
 }
 
 function toRecord(doc: AttemptDocument): StageAttemptRecord {
-  const { _id, reaped: _reaped, ...rest } = doc;
+  const { _id, ...rest } = doc;
   return { id: _id, ...rest, processes: rest.processes ?? [] };
 }
 

@@ -54,6 +54,17 @@ export interface StageAttemptRecord {
   durationMs: number | null;
   usage: StageUsage | null;
   error: { code: string; message: string } | null;
+  /** When a later attempt killed (or proved gone) the processes this one left behind. */
+  reaped?: ReapRecord;
+}
+
+/** What reaping an attempt's leftover processes did (OrphanReaper), and where. */
+export interface ReapRecord {
+  at: Date;
+  host: string;
+  found: number;
+  killed: number;
+  remaining: number;
 }
 
 /** How an attempt ended. */

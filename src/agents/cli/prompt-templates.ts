@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import Mustache from 'mustache';
 
@@ -6,8 +6,11 @@ import Mustache from 'mustache';
 export const PROMPT_NAMES = ['plan', 'code', 'review'] as const;
 export type PromptName = (typeof PROMPT_NAMES)[number];
 
-/** Default prompts directory: `prompts/` at the repository root (two levels above dist/agents/cli or src/agents/cli). */
-export const DEFAULT_PROMPTS_DIR = path.resolve(__dirname, '..', '..', '..', 'prompts');
+/**
+ * Default prompts directory: `prompts/` of the repository — the working directory's, else the one
+ * three levels above this file (dist/agents/cli or src/agents/cli).
+ */
+export const DEFAULT_PROMPTS_DIR = [path.join(process.cwd(), 'prompts'), path.resolve(__dirname, '..', '..', '..', 'prompts')].find((d) => existsSync(path.join(d, 'plan.md'))) ?? path.join(process.cwd(), 'prompts');
 
 /**
  * The prompts the CLI agent sends, rendered from Mustache templates (`prompts/plan.md`,
