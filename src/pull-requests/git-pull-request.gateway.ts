@@ -6,7 +6,7 @@
 import type { AgentCallOptions, AgentJobContext, PullRequestGateway, PullRequestInput, PullRequestResult } from '../agents/agent.port';
 import { pushJobBranch, type BranchPushWorkspaces, type PrepareWorkspace } from './branch-push';
 import { compareReference, DEFAULT_GITHUB_HOSTS } from './compare-reference';
-import { SILENT_LOGGER, type GatewayLogger } from './github-client';
+import { SILENT_LOGGER, type GatewayLogger } from './gateway-logger';
 import { transient, toAgentError } from './pull-request-errors';
 
 export interface GitPullRequestGatewayOptions {

@@ -12,6 +12,7 @@
  * - no retry or throttling plugin: the stage's queue retries transient failures.
  */
 import { Octokit } from '@octokit/rest';
+import { SILENT_LOGGER, type GatewayLogger } from './gateway-logger';
 import type { GithubTokenProvider } from './github-token';
 
 /** GitHub's REST API version these gateways were written against. */
@@ -19,14 +20,6 @@ export const GITHUB_API_VERSION = '2022-11-28';
 
 /** Default user agent (GitHub requires one; "Getting started with the REST API", docs.github.com). */
 export const DEFAULT_USER_AGENT = 'aicd-orchestrator';
-
-/** Minimal logger (a Nest `Logger` or pino child adapts to it). Never given a secret. */
-export interface GatewayLogger {
-  debug(message: string, fields?: Record<string, unknown>): void;
-  warn(message: string, fields?: Record<string, unknown>): void;
-}
-
-export const SILENT_LOGGER: GatewayLogger = { debug: () => undefined, warn: () => undefined };
 
 export interface GithubClientOptions {
   /** Asked before every request; null = unauthenticated requests. */

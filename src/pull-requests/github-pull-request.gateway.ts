@@ -4,16 +4,19 @@
  * Plain class, no Nest: the agent wiring constructs it.
  *
  * Idempotency — one job never makes two pull requests or two branches, whatever is retried or
- * redelivered: the branch name is the job's; its push is skipped when the remote already has the
- * head; before creating, `GET /repos/{owner}/{repo}/pulls?head=<owner>:<branch>&state=all` finds
- * an open pull request from the branch into the base, or one carrying this job's marker (also
- * closed or merged: a person closed it, the job does not open another); and when a concurrent run
- * created one between that lookup and our create, GitHub answers 422 "A pull request already
- * exists for <owner>:<branch>." and the open one is listed (`state=open`) and returned.
+ * redelivered. The branch name is the job's. First `GET /repos/{owner}/{repo}/pulls?head=<owner>:
+ * <branch>&state=all` ("List pull requests") looks for an open pull request from the branch into
+ * the base, else one carrying this job's marker in any state: a closed or merged one (a person
+ * closed it) is returned as is — nothing pushed (its branch may have been deleted on merge),
+ * nothing created. Then the branch is pushed (skipped when the remote already has the head), and
+ * the found pull request returned or a new one created. When a concurrent run created one between
+ * our lookup and our create, GitHub answers 422 "A pull request already exists for
+ * <owner>:<branch>." and the open one is listed (`state=open&base=<base>`) and returned.
  */
 import type { AgentCallOptions, AgentJobContext, PullRequestGateway, PullRequestInput, PullRequestResult } from '../agents/agent.port';
 import { pushJobBranch, type BranchPushWorkspaces, type PrepareWorkspace } from './branch-push';
-import { createGithubClient, SILENT_LOGGER, type GatewayLogger, type Octokit } from './github-client';
+import { SILENT_LOGGER, type GatewayLogger } from './gateway-logger';
+import { createGithubClient, type Octokit } from './github-client';
 import { classifyGithubError, isHttpFailure, isPullRequestAlreadyExists } from './github-errors';
 import type { GithubTokenProvider } from './github-token';
 import { permanent, transient, toAgentError } from './pull-request-errors';
@@ -42,6 +45,7 @@ interface PullRequestData {
   html_url: string;
   state: string;
   body?: string | null;
+  head: { ref: string; sha: string };
   base: { ref: string };
 }
 
@@ -73,7 +77,7 @@ export class GithubPullRequestGateway implements PullRequestGateway {
   /**
    * Pushes the branch and returns its pull request `{ url: html_url, number, branch, headSha }`,
    * created (title `Fix #<n>: <issue title>`, body from `pull-request-text.ts`, `draft` from the
-   * options) or found (see the module comment).
+   * options) or found (see the module comment; for a closed one `headSha` is GitHub's `head.sha`).
    * @throws AgentError (stage `pr-open`), permanent: `PR_INVALID_INPUT`, `PR_WORKSPACE_MISMATCH`,
    *   `PR_HEAD_MISMATCH`, `PR_NO_COMMITS`, `GITHUB_AUTH_FAILED` (401/403), `GITHUB_NOT_FOUND` (404),
    *   `GITHUB_VALIDATION_FAILED` (other 422, GitHub's message kept), `GITHUB_REQUEST_FAILED`;
@@ -86,24 +90,29 @@ export class GithubPullRequestGateway implements PullRequestGateway {
     try {
       const { owner, repo } = parseRepositoryId(ctx.repositoryId);
       const issueNumber = parseIssueNumber(ctx.issue.id);
-      const pushed = await pushJobBranch(this.options.prepare, this.options.workspaces, ctx, input, signal);
-      const found = await this.findOwn(owner, repo, pushed.branch, pushed.baseBranch, ctx.jobId, signal);
-      let pr: PullRequestData;
-      let how: string;
-      if (found) {
-        [pr, how] = [found, 'found'];
-      } else {
-        const title = pullRequestTitle(issueNumber, ctx.issue.title);
-        const body = pullRequestBody(ctx.jobId, issueNumber, input);
-        [pr, how] = await this.create({ owner, repo, title, body, head: pushed.branch, base: pushed.baseBranch }, signal);
+      const recorded = ctx.workspace;
+      if (!recorded) throw permanent('PR_WORKSPACE_MISMATCH', `job ${ctx.jobId} has no recorded workspace: no branch to propose`);
+      const before = await this.findOwn(owner, repo, recorded.branch, recorded.baseBranch, ctx.jobId, signal);
+      if (before && before.state !== 'open') {
+        // Closed or merged by a person: neither reopened, duplicated, nor its deleted branch pushed again.
+        this.logger.warn(`the job's pull request #${before.number} is ${before.state}; not pushing or opening another`, { jobId: ctx.jobId, number: before.number });
+        return this.report(before, 'found (closed)', recorded.branch, before.head.sha, opts);
       }
-      if (pr.state !== 'open') this.logger.warn(`the job's pull request #${pr.number} is ${pr.state}; not opening another`, { jobId: ctx.jobId, number: pr.number });
-      this.logger.debug(`pull request #${pr.number} ${how}`, { jobId: ctx.jobId, number: pr.number, branch: pushed.branch });
-      opts.observer?.line({ stream: 'stdout', text: `pull request #${pr.number} ${how}: ${pr.html_url} (${pushed.branch} at ${pushed.headSha})`, at: Date.now() });
-      return { url: pr.html_url, number: pr.number, branch: pushed.branch, headSha: pushed.headSha };
+      const pushed = await pushJobBranch(this.options.prepare, this.options.workspaces, ctx, input, signal);
+      if (before) return this.report(before, 'found', pushed.branch, pushed.headSha, opts);
+      const title = pullRequestTitle(issueNumber, ctx.issue.title);
+      const body = pullRequestBody(ctx.jobId, issueNumber, input);
+      const [pr, how] = await this.create({ owner, repo, title, body, head: pushed.branch, base: pushed.baseBranch }, signal);
+      return this.report(pr, how, pushed.branch, pushed.headSha, opts);
     } catch (e) {
       throw toAgentError(e, signal, (err) => (isHttpFailure(err) ? classifyGithubError(err, 'opening the pull request') : transient('PR_PUSH_FAILED', `opening the pull request failed: ${err instanceof Error ? err.message : String(err)}`)));
     }
+  }
+
+  private report(pr: PullRequestData, how: string, branch: string, headSha: string, opts: AgentCallOptions): PullRequestResult {
+    this.logger.debug(`pull request #${pr.number} ${how}`, { number: pr.number, branch });
+    opts.observer?.line({ stream: 'stdout', text: `pull request #${pr.number} ${how}: ${pr.html_url} (${branch} at ${headSha})`, at: Date.now() });
+    return { url: pr.html_url, number: pr.number, branch, headSha };
   }
 
   /** The open pull request from `branch` into `base`, else one with the job's marker in any state, else null. */

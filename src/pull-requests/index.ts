@@ -12,6 +12,7 @@ export { pullRequestTitle, pullRequestBody, jobMarker, hasJobMarker, MAX_TITLE_C
 export { type GithubTokenProvider, StaticTokenProvider } from './github-token';
 export { GithubAppTokenProvider, type GithubAppCredentials, type GithubAppTokenOptions } from './github-app-token';
 export { createGithubTokenProvider, type GithubTokenOptions } from './github-credentials';
-export { createGithubClient, GITHUB_API_VERSION, DEFAULT_USER_AGENT, type GatewayLogger, type GithubClientOptions } from './github-client';
+export { createGithubClient, GITHUB_API_VERSION, DEFAULT_USER_AGENT, type GithubClientOptions } from './github-client';
+export { SILENT_LOGGER, type GatewayLogger } from './gateway-logger';
 export { classifyGithubError, isPullRequestAlreadyExists, rateLimitWaitMs } from './github-errors';
 export { PULL_REQUEST_ERROR_CODES, scrubSecrets, type PullRequestErrorCode } from './pull-request-errors';
