@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SECRET_NAME_PATTERN } from '../tools/child-env';
+import { isSecretName } from '../tools/child-env';
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 const bool = (def: boolean) =>
@@ -174,12 +174,12 @@ export const APP_CONFIG = Symbol('APP_CONFIG');
 
 /**
  * The secret values this process holds: the config's tokens and keys, and every environment
- * variable whose name looks secret (SECRET_NAME_PATTERN: agent CLIs' API keys, for instance).
+ * variable whose name looks secret (isSecretName: agent CLIs' API keys, for instance).
  */
 export function secretsOf(config: AppConfig, env: NodeJS.ProcessEnv): string[] {
   const own = [config.GIT_TOKEN, config.GITHUB_TOKEN, config.GITHUB_APP_PRIVATE_KEY, config.GITHUB_WEBHOOK_SECRET ?? ''];
   const named = Object.entries(env)
-    .filter(([k, v]) => SECRET_NAME_PATTERN.test(k) && !k.startsWith('npm_') && typeof v === 'string')
+    .filter(([k, v]) => isSecretName(k) && !k.startsWith('npm_') && typeof v === 'string')
     .map(([, v]) => v as string);
   return [...own, ...named].filter((v) => v.length > 0);
 }

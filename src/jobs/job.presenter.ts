@@ -14,6 +14,7 @@ export function toSummary(job: JobRecord): JobSummaryDto {
     id: job.id,
     tenantId: job.tenantId,
     repositoryId: job.repositoryId,
+    branch: job.branch ?? null,
     state: job.state,
     version: job.version,
     machineVersion: job.machineVersion,

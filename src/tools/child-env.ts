@@ -27,6 +27,14 @@ export const ENV_ALLOWLIST: readonly string[] = [
 /** A variable whose name matches this holds a secret: its value is redacted from the tool's output. */
 export const SECRET_NAME_PATTERN = /KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL/i;
 
+/** Names that match {@link SECRET_NAME_PATTERN} but hold no secret (the orchestrator's own markers). */
+export const NOT_SECRET_NAMES: readonly string[] = ['AICD_IDEMPOTENCY_KEY', 'AICD_PROCESS_MARKER'];
+
+/** Whether a variable of this name holds a secret ({@link SECRET_NAME_PATTERN}, minus {@link NOT_SECRET_NAMES}). */
+export function isSecretName(name: string): boolean {
+  return SECRET_NAME_PATTERN.test(name) && !NOT_SECRET_NAMES.includes(name);
+}
+
 /** A fresh, unguessable marker for one run: `aicd-<uuid>`. */
 export function newProcessMarker(): string {
   return `aicd-${randomUUID()}`;
@@ -56,10 +64,10 @@ export function buildChildEnv(
   return env;
 }
 
-/** The values of the entries of `env` whose name looks secret ({@link SECRET_NAME_PATTERN}); empty values skipped. */
+/** The values of the entries of `env` whose name looks secret ({@link isSecretName}); empty values skipped. */
 export function secretValues(env: Record<string, string> | undefined): string[] {
   return Object.entries(env ?? {})
-    .filter(([name, value]) => SECRET_NAME_PATTERN.test(name) && typeof value === 'string' && value.length > 0)
+    .filter(([name, value]) => isSecretName(name) && typeof value === 'string' && value.length > 0)
     .map(([, value]) => value);
 }
 

@@ -1,6 +1,6 @@
 /** The tool adapter framework (seed 002): public API. Pure Node + execa + cockatiel; nothing from Nest, BullMQ or MongoDB. */
 export * from './tool.port';
-export { ENV_ALLOWLIST, PROCESS_MARKER_VAR, SECRET_NAME_PATTERN, buildChildEnv, newProcessMarker, pickEnv, secretValues } from './child-env';
+export { ENV_ALLOWLIST, NOT_SECRET_NAMES, PROCESS_MARKER_VAR, SECRET_NAME_PATTERN, buildChildEnv, isSecretName, newProcessMarker, pickEnv, secretValues } from './child-env';
 export { DISPLAY_LINE_CAP, PARSE_LINE_CAP, REDACTED, TAIL_BYTES, createRedactor } from './output-lines';
 export { findProcessesByMarker, isProcessAlive, procAvailable } from './process-table';
 export { type ReapReport, type ReapTarget, reapProcesses } from './process-reaper';

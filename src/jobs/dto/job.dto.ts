@@ -125,6 +125,7 @@ export class JobSummaryDto {
   @ApiProperty() id!: string;
   @ApiProperty() tenantId!: string;
   @ApiProperty() repositoryId!: string;
+  @ApiProperty({ nullable: true, type: String, example: 'aicd/1347-7d6c1f0e', description: 'The job\'s git branch (when the issue id is a number).' }) branch!: string | null;
   @ApiProperty({ enum: JOB_STATES }) state!: JobState;
   @ApiProperty({ description: 'Compare-and-set version; +1 per commit.' }) version!: number;
   @ApiProperty() machineVersion!: string;
