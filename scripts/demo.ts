@@ -18,7 +18,10 @@
  * 3. Scripted variants (a real `opened` payload with another issue number and `mock:` directives
  *    in the body, see src/agents/mock.agent.ts): rejected twice then approved, a transient planning
  *    failure, a permanent coding failure, and one cancelled mid-coding; plus one job via POST /jobs.
- * 4. Polls every job (GET /jobs/:id) and prints each committed transition as it appears, then the
+ * 4. Real hands (scripts/demo-real-hands.ts): a second service with AGENT=cli on google/uuid broken
+ *    in one function — a wrong fix rejected by the project's own tests, fixed, pushed through the
+ *    git gateway — and a long CLI run cancelled with its whole process tree gone.
+ * 5. Polls every job (GET /jobs/:id) and prints each committed transition as it appears, then the
  *    history per job and a table. Exit 0 only if every job reached its expected final state (and
  *    the delivery checks held), else 1. The service is always stopped (SIGTERM, SIGKILL after 10 s)
  *    and its database and queue keys are removed.
@@ -26,7 +29,7 @@
  * Needs REDIS_URL and MONGODB_URI (scripts/services.ts provides them); builds dist/ if missing.
  * DEMO_TIMEOUT_MS (default 60000) bounds the wait for the jobs.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -38,10 +41,10 @@ import { MongoClient } from 'mongodb';
 import type { JobError, JobState, TransitionRecord } from '../src/lifecycle/job.types';
 import { MongoTenantRepository } from '../src/tenants/mongo-tenant.repository';
 import { issueApiKey } from '../src/tenants/tenant-admin';
-import { freePort } from './lib/free-port';
+import { realHands } from './demo-real-hands';
+import { MAIN_JS, ScriptAbort, ServiceProcess, type Answer } from './lib/service-process';
 
 const ROOT = path.resolve(__dirname, '..');
-const MAIN_JS = path.join(ROOT, 'dist', 'main.js');
 
 const RUN_ID = randomBytes(4).toString('hex');
 const PREFIX = `demo_${RUN_ID}`;
@@ -97,56 +100,32 @@ function wrap(parts: string[], sep: string, width: number, indent: string): stri
 /* the child service                                                                           */
 /* ------------------------------------------------------------------------------------------ */
 
-class DemoAbort extends Error {}
+class DemoAbort extends ScriptAbort {}
 
-/** The running `node dist/main.js`, its recent output and how it ended. */
-interface Service {
-  child: ChildProcess;
-  port: number;
-  base: string;
-  logFile: string;
-  /** GITHUB_WEBHOOK_SECRET the service was given. */
-  secret: string;
-  tail: string[];
-  exited?: string;
-}
-
-let service: Service | undefined;
-
+/** The demo's service (API + every stage worker, the MockAgent), and the real-hands one (AGENT=cli). */
+let service: ServiceProcess | undefined;
+const services: ServiceProcess[] = [];
+/** Cleanups of the parts that keep their own data (the real-hands part). */
+const cleanups: (() => Promise<void>)[] = [];
 
 const sleep = (n: number) => new Promise((r) => setTimeout(r, n));
 
-/** A pino JSON line as `level message`, anything else as is. */
-function readable(line: string): string {
-  try {
-    const j = JSON.parse(line) as { level?: number; msg?: string; err?: { message?: string } };
-    const level = ({ 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' } as Record<number, string>)[j.level ?? 30] ?? 'log';
-    return `${level.padEnd(5)} ${j.msg ?? ''}${j.err?.message && !j.msg?.includes(j.err.message) ? ` (${j.err.message})` : ''}`;
-  } catch {
-    return line;
-  }
+function printTail(s: ServiceProcess): void {
+  s.printTail(say, LOG_TAIL_LINES);
 }
 
-function printTail(s: Service): void {
-  say(`--- last ${Math.min(LOG_TAIL_LINES, s.tail.length)} lines of the service's output (full log: ${s.logFile}) ---`);
-  for (const l of s.tail.slice(-LOG_TAIL_LINES)) say(`  ${readable(l)}`);
-  say('---');
-}
-
-/** Throws when the service is gone (it must live until the demo stops it). */
 function assertAlive(): void {
-  if (service?.exited) throw new DemoAbort(`the service exited early (${service.exited})`);
+  service?.assertAlive();
 }
 
-function startService(port: number, logFile: string): Service {
-  const env: NodeJS.ProcessEnv = {
+function serviceEnv(secret: string): NodeJS.ProcessEnv {
+  return {
     ...process.env,
-    PORT: String(port),
     REDIS_URL,
     MONGODB_URI,
     MONGODB_DB: PREFIX,
     QUEUE_PREFIX: PREFIX,
-    GITHUB_WEBHOOK_SECRET: randomBytes(24).toString('hex'),
+    GITHUB_WEBHOOK_SECRET: secret,
     GITHUB_WEBHOOK_TENANT: WEBHOOK_TENANT,
     GITHUB_WEBHOOK_LABEL: WEBHOOK_LABEL,
     AGENT: 'mock',
@@ -161,59 +140,11 @@ function startService(port: number, logFile: string): Service {
     AUTO_COMPLETE: 'true',
     LOG_LEVEL: process.env.DEMO_LOG_LEVEL ?? 'info',
   };
-  const out = fs.createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(process.execPath, [MAIN_JS], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const s: Service = { child, port, base: `http://127.0.0.1:${port}`, logFile, secret: env.GITHUB_WEBHOOK_SECRET!, tail: [] };
-  const collect = (chunk: Buffer) => {
-    out.write(chunk);
-    for (const l of chunk.toString('utf8').split('\n')) if (l.trim()) s.tail.push(l);
-    if (s.tail.length > 200) s.tail.splice(0, s.tail.length - 200);
-  };
-  child.stdout!.on('data', collect);
-  child.stderr!.on('data', collect);
-  child.on('error', (e) => (s.exited ??= `spawn error: ${e.message}`));
-  child.on('exit', (code, signal) => (s.exited ??= signal ? `signal ${signal}` : `exit code ${code}`));
-  child.on('close', () => out.end()); // after the last output, which may follow 'exit'
-  return s;
 }
 
-/** Starts the service and waits for GET /healthz = 200; retries on a port taken meanwhile. */
-async function bootService(logFile: string): Promise<Service> {
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    service = startService(port, logFile);
-    const deadline = Date.now() + HEALTH_TIMEOUT_MS;
-    while (Date.now() < deadline && !service.exited) {
-      try {
-        const res = await fetch(`${service.base}/healthz`, { signal: AbortSignal.timeout(2_000) });
-        if (res.status === 200) return service;
-      } catch {
-        /* not listening yet */
-      }
-      await sleep(150);
-    }
-    if (service.exited && attempt < 3 && service.tail.some((l) => l.includes('EADDRINUSE'))) {
-      say(`port ${port} was taken meanwhile; trying another one`);
-      continue;
-    }
-    if (!service.exited) throw new DemoAbort(`GET /healthz did not answer 200 within ${HEALTH_TIMEOUT_MS / 1000} s`);
-    assertAlive();
-  }
-}
-
-/** SIGTERM, then SIGKILL after STOP_GRACE_MS. */
-async function stopService(s: Service): Promise<void> {
-  if (s.exited) return;
-  const gone = new Promise<void>((r) => s.child.once('exit', () => r()));
-  s.child.kill('SIGTERM');
-  const timer = setTimeout(() => {
-    if (!s.exited) {
-      say(`the service ignored SIGTERM for ${STOP_GRACE_MS / 1000} s; sending SIGKILL`);
-      s.child.kill('SIGKILL');
-    }
-  }, STOP_GRACE_MS);
-  await gone;
-  clearTimeout(timer);
+/** Starts a service (tracked for cleanup) and waits for GET /healthz = 200. */
+function bootService(env: NodeJS.ProcessEnv, logFile: string): Promise<ServiceProcess> {
+  return ServiceProcess.boot(env, logFile, HEALTH_TIMEOUT_MS, (s) => services.push(s), say);
 }
 
 /** Drops the run's database and deletes its BullMQ keys. */
@@ -262,34 +193,9 @@ async function createApiKeys(): Promise<void> {
   }
 }
 
-interface Answer<T = Record<string, unknown>> {
-  status: number;
-  body: T;
-}
-
 async function http<T = Record<string, unknown>>(method: string, url: string, headers: Record<string, string> = {}, body?: string): Promise<Answer<T>> {
   if (interruptedBy) throw new DemoAbort(`interrupted by ${interruptedBy}`);
-  assertAlive();
-  let res: Response;
-  try {
-    res = await fetch(`${service!.base}${url}`, {
-      method,
-      headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
-      body,
-      signal: AbortSignal.timeout(10_000),
-    });
-  } catch (e) {
-    assertAlive();
-    throw new DemoAbort(`${method} ${url} failed: ${(e as Error).message}`);
-  }
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    /* not JSON */
-  }
-  return { status: res.status, body: parsed as T };
+  return service!.http<T>(method, url, headers, body);
 }
 
 /** The slice of GET /jobs/:id the demo reads. */
@@ -441,8 +347,8 @@ async function demo(): Promise<number> {
 
   const logFile = path.join(os.tmpdir(), `aicd-demo-${RUN_ID}.log`);
   say(`aicd-orchestrator demo ${RUN_ID}: starting node dist/main.js (QUEUE_PREFIX=MONGODB_DB=${PREFIX}, MockAgent ${AGENT_DELAY_MS} ms per call)`);
-  const s = await bootService(logFile);
-  const secret = s.secret;
+  const secret = randomBytes(24).toString('hex');
+  const s = (service = await bootService(serviceEnv(secret), logFile));
   say(`service up on ${s.base} after ${Date.now() - started} ms (pid ${s.child.pid}; Redis ${REDIS_URL}, MongoDB ${MONGODB_URI.replace(/\/\/[^@/]*@/, '//***@')})`);
   await createApiKeys();
   say(`API keys issued for tenants ${REPO_TENANT} (repositories codertocat/*) and ${REST_TENANT}; every REST call below sends Authorization: Bearer <key>`);
@@ -595,7 +501,13 @@ async function demo(): Promise<number> {
   say(`3) following ${jobs.length} jobs (transitions as committed; times since the first delivery)`);
   await follow(jobs, t0 + JOBS_TIMEOUT_MS);
 
-  // 4. Report.
+  // 4. Real hands: AGENT=cli on a real repository, and a cancelled CLI run.
+  say();
+  say(`4) real hands: a coding-agent CLI in a git worktree, the project's own tests as review, the branch pushed; a long CLI run cancelled`);
+  const hands = await realHands({ say, ms, boot: bootService, redisUrl: REDIS_URL, mongoUri: MONGODB_URI, prefix: `${PREFIX}_cli`, timeoutMs: Math.max(JOBS_TIMEOUT_MS, 120_000) });
+  cleanups.push(hands.cleanup);
+
+  // 5. Report.
   for (const j of jobs) {
     if (j.timedOut) j.problem = `timed out in ${j.state}`;
     else if (j.state !== j.expected) j.problem = `ended ${j.state}${j.job?.error ? ` (${j.job.error.code})` : ''}`;
@@ -624,19 +536,22 @@ async function demo(): Promise<number> {
       `${statePath(h).join('→') || j.state}  [${h.length} events]`,
     ];
   });
+  for (const r of hands.rows) rows.push([r.id.slice(0, 8), r.key, r.scenario, r.expected, r.final, ok(r.ok), r.transitions]);
   for (const l of table(['job', 'name', 'scenario', 'expected', 'final', 'ok', 'transitions'], rows)) say(l);
   say();
   say('checks:');
   for (const c of checks) say(`  ${ok(c.pass)} ${c.what}`);
   for (const j of jobs.filter((x) => x.problem)) say(`  ✗ ${j.key}: ${j.problem}`);
+  for (const r of hands.rows.filter((x) => x.problem)) say(`  ✗ ${r.key}: ${r.problem}`);
 
-  const jobsOk = jobs.filter((j) => !j.problem).length;
+  const jobsOk = jobs.filter((j) => !j.problem).length + hands.rows.filter((r) => r.ok).length;
+  const total = jobs.length + hands.rows.length;
   const checksOk = checks.filter((c) => c.pass).length;
-  const pass = jobsOk === jobs.length && checksOk === checks.length && jobs.length === variants.length + 2;
+  const pass = jobsOk === total && checksOk === checks.length && jobs.length === variants.length + 2 && hands.rows.length === 2;
   say();
   say(
-    `${pass ? 'PASS' : 'FAIL'}: ${jobsOk}/${jobs.length} jobs reached their expected state, ${checksOk}/${checks.length} checks held; ` +
-      `${replay.length + variants.length + 3} deliveries, ${jobs.length} jobs, ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    `${pass ? 'PASS' : 'FAIL'}: ${jobsOk}/${total} jobs reached their expected state, ${checksOk}/${checks.length} checks held; ` +
+      `${replay.length + variants.length + 3} deliveries, ${total} jobs, ${((Date.now() - started) / 1000).toFixed(1)} s`,
   );
   return pass ? 0 : 1;
 }
@@ -652,10 +567,13 @@ let interruptedBy: NodeJS.Signals | undefined;
 /** Stops the service and removes the run's data (the log too, unless `keepLog`); idempotent. */
 function cleanup(keepLog: boolean): Promise<void> {
   cleaning ??= (async () => {
-    if (service) await stopService(service);
+    for (const s of services) await s.stop(STOP_GRACE_MS, say);
     await dropRunData();
-    if (service && !keepLog) fs.rmSync(service.logFile, { force: true });
-    else if (service) say(`service log kept at ${service.logFile}`);
+    for (const c of cleanups) await c().catch(() => undefined);
+    for (const s of services) {
+      if (!keepLog) fs.rmSync(s.logFile, { force: true });
+      else say(`service log kept at ${s.logFile}`);
+    }
   })();
   return cleaning;
 }

@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { redisOptionsFromUrl } from '../../src/queues/redis-connection';
 import { STAGE_QUEUE, stageMessageId } from '../../src/queues/stage-queues';
 import { findProcessesByMarker, isProcessAlive } from '../../src/tools/process-table';
-import { createUuidFixture, FAKE_AGENT, type FixtureRepo } from '../support/fixture-repo';
+import { createUuidFixture, FAKE_AGENT, type FixtureRepo } from '../../scripts/lib/fixture-repo';
 import { buildMain, Cluster, killEverything, poll, ROOT } from './harness';
 
 interface Attempt {

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { WorkspaceJanitor } from '../../src/agents/cli/workspace-janitor';
 import { ArtifactStore } from '../../src/artifacts/artifact.store';
 import { findProcessesByMarker, isProcessAlive } from '../../src/tools/process-table';
-import { createUuidFixture, FAKE_AGENT, git, uuidFixScript, VERSION_LINES, type FixtureRepo } from '../support/fixture-repo';
+import { createUuidFixture, FAKE_AGENT, git, uuidFixScript, VERSION_LINES, type FixtureRepo } from '../../scripts/lib/fixture-repo';
 import { eventually, startTestApp, waitForState, type TestApp } from '../support/test-app';
 
 /**

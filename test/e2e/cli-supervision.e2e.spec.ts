@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import { STAGE_QUEUE, stageMessageId } from '../../src/queues/stage-queues';
-import { createUuidFixture, FAKE_AGENT, type FixtureRepo } from '../support/fixture-repo';
+import { createUuidFixture, FAKE_AGENT, type FixtureRepo } from '../../scripts/lib/fixture-repo';
 import { eventually, startTestApp, waitForState, type TestApp } from '../support/test-app';
 
 /** A fake-agent script block for an issue body. */

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
 /** The pristine google/uuid v1.6.0 module source (see test/fixtures/repos/PROVENANCE.md). */
-export const UUID_SOURCE = path.resolve(__dirname, '..', 'fixtures', 'repos', 'google-uuid');
+export const UUID_SOURCE = path.resolve(__dirname, '..', '..', 'test', 'fixtures', 'repos', 'google-uuid');
 
 /** The line `UUID.Version()` has in v1.6.0, the broken one, a wrong fix and the right fix. */
 export const VERSION_LINES = {
@@ -99,4 +99,4 @@ export function uuidFixScript(extra: Record<string, unknown> = {}): string {
 }
 
 /** The fake CLI's path (executable). */
-export const FAKE_AGENT = path.resolve(__dirname, '..', 'fixtures', 'fake-cli', 'fake-agent.js');
+export const FAKE_AGENT = path.resolve(__dirname, '..', '..', 'test', 'fixtures', 'fake-cli', 'fake-agent.js');
