@@ -27,6 +27,8 @@
  *   BENCH_PROCS=1,2         worker-process counts for the saturated phase (latency runs on the first); '' = volume phase only
  *   BENCH_VOLUME_JOBS=100000 BENCH_VOLUME_SECONDS=60 BENCH_VOLUME_WINDOW=256   memory over volume (0 jobs = skip)
  *   BENCH_FLOOR=1           also measure the store floor (bench/lib/store-floor.ts): one lifecycle's MongoDB work alone
+ *   BENCH_CLI_JOBS=30       the orchestration overhead around an agent CLI call (bench/lib/cli-overhead.ts): lifecycles
+ *                           with a no-op AGENT_CLI=custom, one at a time, against the same script spawned raw (0 = skip)
  *   BENCH_DEDICATED_REDIS=1 start a private redis-server (clean INFO commandstats), else use REDIS_URL
  *   BENCH_TIMEOUT_S=900     the run exits 3 with a message if it has no result by then
  *   BENCH_LABEL=…           free text stored with the result (e.g. the change being measured)
@@ -55,6 +57,7 @@ import {
   type RedisServer,
 } from './lib/measure';
 import { BaselineSystem, Completions, OrchestratorSystem, type BenchSystem } from './lib/systems';
+import { cliOverhead, type CliOverheadResult } from './lib/cli-overhead';
 import { storeFloor, type StoreFloorResult } from './lib/store-floor';
 import { totalCpuMs, type WorkerStats } from './lib/workers';
 
@@ -79,6 +82,7 @@ const cfg = {
   volumeWindow: int('BENCH_VOLUME_WINDOW', 256),
   dedicatedRedis: (env.BENCH_DEDICATED_REDIS ?? '1') !== '0',
   floor: (env.BENCH_FLOOR ?? '1') !== '0',
+  cliJobs: int('BENCH_CLI_JOBS', 30),
   store: env.BENCH_STORE ?? '',
   postgresUrl: env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
   ferretdbBin: env.BENCH_FERRETDB_BIN ?? '',
@@ -538,6 +542,13 @@ async function main(): Promise<void> {
       log(`  volume: ${vol.lifecycles} lifecycles, RSS start/mid/end ${vol.rssMb.start}/${vol.rssMb.mid}/${vol.rssMb.end} MB`);
     }
 
+    let cli: CliOverheadResult | undefined;
+    if (cfg.cliJobs > 0) {
+      log(`CLI overhead: ${cfg.cliJobs} lifecycles with a no-op AGENT_CLI=custom, one at a time`);
+      cli = await cliOverhead({ redisUrl: redisServer.url, mongoUri, prefix: `${runId}_cli`, jobs: cfg.cliJobs, log });
+      log(`  spawn → committed stage minus the CLI's own run time: planning p50 ${cli.overheadMs.planning.p50} ms (p95 ${cli.overheadMs.planning.p95}), coding p50 ${cli.overheadMs.coding.p50} ms (p95 ${cli.overheadMs.coding.p95})`);
+    }
+
     // Medians per (system, procs).
     const key = (r: { system: string; procs?: number }) => `${r.system}|${r.procs ?? 1}`;
     const satMed = new Map<string, SaturatedResult>();
@@ -583,6 +594,7 @@ async function main(): Promise<void> {
       saturated: [...satMed.values()],
       latency: [...latMed.values()],
       volume: vol,
+      cliOverhead: cli,
       storeFloor: floor,
       raw: { saturated: sat, latency: lat, storeFloor: floors },
     };
@@ -593,10 +605,30 @@ async function main(): Promise<void> {
     for (const l of latLow) console.log(`below capacity: ${l.system} @~${l.rate}/s p50 ${l.p50} p90 ${l.p90} p99 ${l.p99} ms (${l.completed}/${l.submitted})`);
     if (latLow.length) console.log(`p50 ratio below capacity (orchestrator / ${baseline.name}): ${result.p50RatioBelowCapacity}`);
     console.log(report(result, { p1, p2, orch, baseline, baselines, satMed, latMed }));
+    if (cli) console.log(cliReport(cli));
     console.log(`\nresults: ${path.relative(ROOT, file)} (total ${totalSeconds} s)`);
   } finally {
     await closeAll();
   }
+}
+
+function cliReport(c: CliOverheadResult): string {
+  return [
+    '',
+    `orchestration overhead around an agent CLI call (${c.jobs} lifecycles, no-op AGENT_CLI=custom, one at a time):`,
+    '',
+    '| measure | p50 ms | p95 ms | target |',
+    '|---|---:|---:|---|',
+    `| raw baseline: the no-op CLI spawned directly, spawn → exit | ${c.rawSpawnMs.p50} | ${c.rawSpawnMs.p95} | |`,
+    `| the same CLI under the supervisor (process group, marker scan), spawn → exit | ${c.supervisedCliMs.p50} | ${c.supervisedCliMs.p95} | |`,
+    `| **overhead, planning: spawn → stage committed, minus the CLI's own run time (raw p50)** | ${c.overheadMs.planning.p50} | ${c.overheadMs.planning.p95} | p50 ≤ 50 |`,
+    `| of which after the CLI's exit (parse, artifact, attempt record, CAS commit) | ${c.afterExitMs.planning.p50} | ${c.afterExitMs.planning.p95} | |`,
+    `| overhead, coding: the same (+ the orchestrator's git commit and diff artifact) | ${c.overheadMs.coding.p50} | ${c.overheadMs.coding.p95} | |`,
+    `| of which after the CLI's exit | ${c.afterExitMs.coding.p50} | ${c.afterExitMs.coding.p95} | |`,
+    `| before the spawn, planning: mirror fetch + worktree | ${c.preSpawnMs.planning.p50} | ${c.preSpawnMs.planning.p95} | |`,
+    `| before the spawn, coding: worktree check + reset | ${c.preSpawnMs.coding.p50} | ${c.preSpawnMs.coding.p95} | |`,
+    `| whole lifecycle, submit → COMPLETED | ${c.lifecycleMs.p50} | ${c.lifecycleMs.p95} | |`,
+  ].join('\n');
 }
 
 function report(

@@ -14,6 +14,7 @@ const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
  * the SHA-256>`. An upload writes its chunks, then its files document, then the metadata; a
  * reader only finds an artifact once its metadata exists, so a crash mid-upload leaves no visible
  * artifact (the next put of the same content removes the partial chunks and uploads again).
+ * The metadata is written beside the content (in parallel); `put` resolves when both exist.
  */
 export class GridFsArtifactStore extends ArtifactStore {
   private readonly bucket: GridFSBucket;
@@ -34,17 +35,6 @@ export class GridFsArtifactStore extends ArtifactStore {
     const content = Buffer.isBuffer(a.content) ? a.content : Buffer.from(a.content, 'utf8');
     const hash = sha256(content);
     const id = `${a.jobId}:${a.name}:${hash.slice(0, 16)}`;
-    const existing = await this.records.findOne({ _id: id });
-    if (existing) return toRecord(existing);
-    try {
-      await this.upload(id, a.name, content);
-    } catch (e) {
-      if (!(e instanceof MongoServerError && e.code === 11000)) throw e;
-      // A partial or complete earlier upload of the same content: start over once.
-      await this.db.collection('artifact_content.chunks').deleteMany({ files_id: id });
-      await this.db.collection('artifact_content.files').deleteOne({ _id: id as never });
-      await this.upload(id, a.name, content);
-    }
     const doc: ArtifactDocument = {
       _id: id,
       jobId: a.jobId,
@@ -57,12 +47,33 @@ export class GridFsArtifactStore extends ArtifactStore {
       bytes: content.length,
       createdAt: new Date(),
     };
+    // Content and metadata are written side by side (one round trip less); put resolves only when
+    // both are there, and nothing refers to the artifact before that.
+    const settled = await Promise.allSettled([this.uploadOnce(id, a.name, content), this.insertRecord(doc)]);
+    for (const r of settled) if (r.status === 'rejected') throw r.reason;
+    return toRecord(doc);
+  }
+
+  /** Uploads the content; a duplicate id (the same content stored before, or a partial upload) is checked and repaired. */
+  private async uploadOnce(id: string, name: string, content: Buffer): Promise<void> {
+    try {
+      await this.upload(id, name, content);
+    } catch (e) {
+      if (!(e instanceof MongoServerError && e.code === 11000)) throw e;
+      const files = this.db.collection<{ _id: string; length: number }>('artifact_content.files');
+      if ((await files.findOne({ _id: id }))?.length === content.length) return; // stored before, complete
+      await this.db.collection('artifact_content.chunks').deleteMany({ files_id: id });
+      await files.deleteOne({ _id: id });
+      await this.upload(id, name, content);
+    }
+  }
+
+  private async insertRecord(doc: ArtifactDocument): Promise<void> {
     try {
       await this.records.insertOne(doc);
     } catch (e) {
       if (!(e instanceof MongoServerError && e.code === 11000)) throw e;
     }
-    return toRecord(doc);
   }
 
   private upload(id: string, name: string, content: Buffer): Promise<void> {

@@ -120,10 +120,8 @@ export class AttemptHandle {
   processStarted(info: ProcessInfo): void {
     this.processes.push({ ...info, endedAt: null, exitCode: null, signal: null, durationMs: null });
     this.log.write({ stream: 'system', text: `${info.tool} started: pid ${info.pid} on ${info.host}` });
-    void this.enqueue(async () => {
-      await this.ensureInserted();
-      await this.repo.heartbeat(this.id, new Date(), [...this.processes]);
-    });
+    // The first write inserts the record with this process in it; later ones update the list.
+    void this.enqueue(() => (this.inserted ? this.repo.heartbeat(this.id, new Date(), [...this.processes]) : this.ensureInserted()));
   }
 
   processEnded(info: ProcessInfo, exit: { exitCode: number | null; signal: string | null; durationMs: number }): void {
@@ -144,13 +142,14 @@ export class AttemptHandle {
     const endedAt = new Date();
     const durationMs = endedAt.getTime() - this.record.startedAt.getTime();
     Object.assign(this.record, { status: end.status, usage: end.usage, error: end.error, endedAt, durationMs });
-    if (end.status !== 'succeeded' || this.inserted || this.processes.length) {
-      await this.enqueue(async () => {
-        await this.ensureInserted();
-        await this.repo.finish(this.id, { ...end, endedAt, durationMs, processes: [...this.processes] });
-      });
-    }
-    await this.log.flush();
+    const record =
+      end.status !== 'succeeded' || this.inserted || this.processes.length
+        ? this.enqueue(async () => {
+            await this.ensureInserted();
+            await this.repo.finish(this.id, { ...end, endedAt, durationMs, processes: [...this.processes] });
+          })
+        : Promise.resolve();
+    await Promise.all([record, this.log.flush()]);
   }
 }
 

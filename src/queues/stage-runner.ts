@@ -255,18 +255,26 @@ export class StageRunner {
       await handle.finish({ status: 'failed', usage: handle.reportedUsage, error: { code: 'RUNNER_ERROR', message: e instanceof Error ? e.message : String(e) } });
       throw e;
     }
-    await this.finishAttempt(handle, run, controller);
-    if (controller.signal.aborted) return { kind: 'aborted' };
-    if (run.kind === 'retry') return { kind: 'retry', fault: run.fault };
+    // The attempt's record is written while the stage commits (both are awaited before going on).
+    const finished = this.finishAttempt(handle, run, controller);
+    if (controller.signal.aborted || run.kind === 'retry') {
+      await finished;
+      if (controller.signal.aborted) return { kind: 'aborted' };
+      if (run.kind === 'retry') return { kind: 'retry', fault: run.fault };
+    }
+    if (run.kind !== 'advanced') throw new Error('unreachable');
     const at = new Date().toISOString();
     const transitions: TransitionRecord[] = run.transitions.map((t) => ({ ...t, at, attempt }));
-    const committed = await this.jobs.commit(record, {
-      state: run.state,
-      snapshot: run.snapshot,
-      machineVersion: JOB_MACHINE_VERSION,
-      error: run.context.error,
-      transitions,
-    });
+    const [committed] = await Promise.all([
+      this.jobs.commit(record, {
+        state: run.state,
+        snapshot: run.snapshot,
+        machineVersion: JOB_MACHINE_VERSION,
+        error: run.context.error,
+        transitions,
+      }),
+      finished,
+    ]);
     return committed ? { kind: 'committed', stage, record: committed } : { kind: 'lost', stage, attempt };
   }
 

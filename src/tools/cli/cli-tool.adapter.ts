@@ -83,7 +83,8 @@ export class CliToolAdapter implements ToolAdapter {
         ...(run.termination ? { termination: run.termination } : {}),
       };
     } finally {
-      await rm(scratchDir, { recursive: true, force: true });
+      // Removed in the background: the result does not wait for it (the process tree is gone, nothing writes there).
+      void rm(scratchDir, { recursive: true, force: true }).catch(() => undefined);
     }
   }
 }
