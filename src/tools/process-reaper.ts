@@ -17,6 +17,8 @@ import {
 export interface ReapTarget {
   marker: string;
   pgid?: number;
+  /** Start time of the run's first process (clock ticks since boot): older processes are not examined for the marker. */
+  startedFrom?: number | null;
 }
 
 /**
@@ -85,7 +87,7 @@ export class ProcessTreeKiller {
     if (!procAvailable()) {
       return pgid !== undefined && this.trustGroup && groupExists(pgid) ? [pgid] : [];
     }
-    const entries = await scanProcesses({ marker, pgid });
+    const entries = await scanProcesses({ marker, pgid, startedFrom: this.target.startedFrom });
     const groupOurs = this.groupIsOurs(entries);
     const pids = new Set(entries.filter((e) => e.hasMarker || (groupOurs && e.pgid === pgid)).map((e) => e.pid));
     for (const pid of this.seen) if (!pids.has(pid) && isProcessAlive(pid)) pids.add(pid);
@@ -149,7 +151,7 @@ export class ProcessTreeKiller {
     if (signal === 'SIGKILL') for (const pid of this.seen) if (isProcessAlive(pid)) signalProcess(pid, signal);
     // The group first and synchronously when it is known to be ours: no scan delays the signal.
     if (pgid !== undefined && this.trustGroup) signalGroup(pgid, signal);
-    const entries = await scanProcesses({ marker, pgid });
+    const entries = await scanProcesses({ marker, pgid, startedFrom: this.target.startedFrom });
     const groupOurs = this.groupIsOurs(entries);
     if (pgid !== undefined && groupOurs && !this.trustGroup && entries.some((e) => e.pgid === pgid)) {
       signalGroup(pgid, signal);

@@ -9,6 +9,7 @@ import { execa } from 'execa';
 import { buildChildEnv, newProcessMarker, secretValues } from './child-env';
 import { createRedactor, DISPLAY_LINE_CAP, LineSplitter, PARSE_LINE_CAP, TailBuffer } from './output-lines';
 import { ProcessTreeKiller, type ReapReport } from './process-reaper';
+import { processStartTicks } from './process-table';
 import {
   type ProcessInfo,
   type Termination,
@@ -123,7 +124,8 @@ export class ProcessSupervisor {
 
     const pid = child.pid;
     const info: ProcessInfo = { tool, pid, pgid: pid, marker, host: hostname(), startedAt: new Date(started) };
-    const killer = new ProcessTreeKiller({ marker, pgid: pid }, this.killGraceMs, true);
+    // Descendants start after the child: older processes need not be searched for the marker.
+    const killer = new ProcessTreeKiller({ marker, pgid: pid, startedFrom: processStartTicks(pid) }, this.killGraceMs, true);
     let termination: Termination | undefined;
     const terminate = (why: Termination) => {
       if (termination) return;

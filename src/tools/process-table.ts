@@ -28,17 +28,25 @@ export function procAvailable(): boolean {
 }
 
 /** Parses /proc/<pid>/stat: the command name may hold spaces and parentheses, so fields start after the last `)`. */
-function parseStat(text: string): { state: string; pgid: number } | null {
+function parseStat(text: string): { state: string; pgid: number; startTicks: number } | null {
   const close = text.lastIndexOf(')');
   if (close === -1) return null;
   const fields = text.slice(close + 2).split(' ');
-  // fields[0] = state, fields[1] = ppid, fields[2] = pgrp (proc(5): fields 3, 4, 5).
+  // fields[0] = state, fields[1] = ppid, fields[2] = pgrp, fields[19] = starttime in clock ticks
+  // since boot (proc(5): fields 3, 4, 5 and 22).
   const pgid = Number(fields[2]);
   if (!fields[0] || !Number.isInteger(pgid)) return null;
-  return { state: fields[0], pgid };
+  return { state: fields[0], pgid, startTicks: Number(fields[19]) };
 }
 
-function readStat(pid: number): { state: string; pgid: number } | null {
+/** When `pid` started, in clock ticks since boot (/proc/<pid>/stat field 22); null when unknown. */
+export function processStartTicks(pid: number): number | null {
+  if (!procAvailable()) return null;
+  const t = readStat(pid)?.startTicks;
+  return t !== undefined && Number.isFinite(t) ? t : null;
+}
+
+function readStat(pid: number): { state: string; pgid: number; startTicks: number } | null {
   try {
     return parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
@@ -56,14 +64,16 @@ function environHasMarker(pid: number, marker: string): boolean {
 
 /**
  * Live (non-zombie) processes that are in process group `pgid` or carry `marker`, excluding this
- * process itself. Linux only; elsewhere returns `[]`.
+ * process itself. With `startedFrom` (clock ticks, {@link processStartTicks} of the run's first
+ * process) a process that started earlier cannot carry the run's marker, and its environment is
+ * not read. Linux only; elsewhere returns `[]`.
  *
  * The /proc files are read synchronously: they are generated in memory by the kernel, and one
  * scan of ~100 processes takes ~5 ms that way against 20–40 ms through libuv's thread pool
  * (measured on this machine kind; see BENCHMARKS.md, "CLI overhead"), which the supervisor pays
  * after every run. Async in signature, so a later implementation may yield.
  */
-export async function scanProcesses(filter: { marker?: string; pgid?: number }): Promise<ProcessEntry[]> {
+export async function scanProcesses(filter: { marker?: string; pgid?: number; startedFrom?: number | null }): Promise<ProcessEntry[]> {
   if (!procAvailable()) return [];
   let names: string[];
   try {
@@ -79,7 +89,8 @@ export async function scanProcesses(filter: { marker?: string; pgid?: number }):
     const stat = readStat(pid);
     if (!stat || stat.state === 'Z' || stat.state === 'X') continue;
     const inGroup = filter.pgid !== undefined && stat.pgid === filter.pgid;
-    const hasMarker = filter.marker ? environHasMarker(pid, filter.marker) : false;
+    const couldCarry = filter.startedFrom == null || !(stat.startTicks < filter.startedFrom);
+    const hasMarker = filter.marker && couldCarry ? environHasMarker(pid, filter.marker) : false;
     if (hasMarker || inGroup) out.push({ pid, pgid: stat.pgid, state: stat.state, hasMarker });
   }
   return out;

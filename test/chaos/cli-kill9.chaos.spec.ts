@@ -105,12 +105,15 @@ describe('kill -9 of a worker during a long CLI run', () => {
     const b = await c.startWorker();
     const second = await poll(async () => (await attempts()).find((x) => x.stage === 'coding' && x.attempt === 2), 30_000, async () => `no second coding attempt: ${JSON.stringify(await attempts())}\n${b.log().slice(-3000)}`);
     const rescuedAfterMs = Date.parse(second.startedAt) - killedAt;
-    // The dead worker's BullMQ message is still active: its 60 s lock holds.
-    const queue = new Queue(STAGE_QUEUE.coding, { connection: { ...redisOptionsFromUrl(c.redisUrl), maxRetriesPerRequest: 1 } as never, prefix: c.prefix });
+    // The dead worker's BullMQ message is still active: its 60 s lock holds. (It is the coding
+    // message, or — when coding was continued in process after planning — the planning one.)
+    const connection = { ...redisOptionsFromUrl(c.redisUrl), maxRetriesPerRequest: 1 } as never;
+    const queues = [new Queue(STAGE_QUEUE.planning, { connection, prefix: c.prefix }), new Queue(STAGE_QUEUE.coding, { connection, prefix: c.prefix })];
     try {
-      expect(await (await queue.getJob(stageMessageId(id, 'coding', first.version)))!.getState()).toBe('active');
+      const held = [await queues[0].getJob(stageMessageId(id, 'planning', 0)), await queues[1].getJob(stageMessageId(id, 'coding', first.version))].filter((m) => m !== undefined);
+      expect(await Promise.all(held.map((m) => m!.getState()))).toContain('active');
     } finally {
-      await queue.close();
+      await Promise.all(queues.map((q) => q.close()));
     }
 
     const done = await c.waitForState(id, ['COMPLETED', 'FAILED'], 60_000);

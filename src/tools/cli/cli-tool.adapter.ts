@@ -83,8 +83,7 @@ export class CliToolAdapter implements ToolAdapter {
         ...(run.termination ? { termination: run.termination } : {}),
       };
     } finally {
-      // Removed in the background: the result does not wait for it (the process tree is gone, nothing writes there).
-      void rm(scratchDir, { recursive: true, force: true }).catch(() => undefined);
+      await rm(scratchDir, { recursive: true, force: true });
     }
   }
 }
