@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redactor } from '../common/secrets';
-import type { Stage, StageUsage } from '../lifecycle/job.types';
+import type { StageUsage } from '../lifecycle/job.types';
 import { AttemptLogWriter, type LogPublisher } from '../logs/attempt-log-writer';
 import type { JobLogRepository } from '../logs/job-log.repository';
 import type { ProcessInfo, ToolLine } from '../tools/tool.port';
-import type { AttemptEnd, AttemptProcess, StageAttemptRecord } from './stage-attempt.record';
+import type { AttemptEnd, AttemptProcess, AttemptStart, StageAttemptRecord } from './stage-attempt.record';
+
+export type { AttemptStart };
 import type { StageAttemptRepository } from './stage-attempt.repository';
 
 /** Options of the {@link AttemptTracker}. */
@@ -17,16 +19,6 @@ export interface AttemptTrackerOptions {
   /** This worker process's id (its registry entry). */
   workerId: string;
   redactor: Redactor;
-}
-
-/** What starts an attempt. */
-export interface AttemptStart {
-  jobId: string;
-  tenantId: string;
-  stage: Stage;
-  attempt: number;
-  version: number;
-  tool: string;
 }
 
 /**

@@ -1,14 +1,8 @@
 import type { Stage, StageUsage } from '../lifecycle/job.types';
+import type { ProcessInfo } from '../tools/tool.port';
 
-/** A subprocess a stage attempt started (pid and host, so it can be found again after a crash). */
-export interface AttemptProcess {
-  tool: string;
-  pid: number;
-  pgid: number;
-  /** `AICD_PROCESS_MARKER` of the process tree (finds descendants that left the group). */
-  marker: string;
-  host: string;
-  startedAt: Date;
+/** A subprocess a stage attempt started (pid, group, marker and host: found again after a crash), and its end. */
+export interface AttemptProcess extends ProcessInfo {
   endedAt: Date | null;
   exitCode: number | null;
   signal: string | null;
@@ -23,14 +17,8 @@ export interface AttemptProcess {
  */
 export type AttemptStatus = 'running' | 'succeeded' | 'failed' | 'aborted' | 'dead';
 
-/**
- * One attempt of one stage of one job (collection `stage_attempts`): who ran it, where, its
- * processes, heartbeat, outcome and usage. Written lazily: an attempt that spawned nothing, ended
- * before its first heartbeat and succeeded leaves no record (the job's history tells it).
- */
-export interface StageAttemptRecord {
-  /** `<jobId>:<stage>:<version>:<attempt>`. */
-  id: string;
+/** What starts an attempt. */
+export interface AttemptStart {
   jobId: string;
   tenantId: string;
   stage: Stage;
@@ -38,8 +26,18 @@ export interface StageAttemptRecord {
   attempt: number;
   /** The job's version the attempt ran on. */
   version: number;
-  /** The tool (agent CLI, `mock`) that did the work. */
+  /** The tool (agent CLI, `mock`, `pr:<gateway>`) that did the work. */
   tool: string;
+}
+
+/**
+ * One attempt of one stage of one job (collection `stage_attempts`): who ran it, where, its
+ * processes, heartbeat, outcome and usage. Written lazily: an attempt that spawned nothing, ended
+ * before its first heartbeat and succeeded leaves no record (the job's history tells it).
+ */
+export interface StageAttemptRecord extends AttemptStart {
+  /** `<jobId>:<stage>:<version>:<attempt>:<random>`. */
+  id: string;
   status: AttemptStatus;
   /** Host and pid of the worker process. */
   host: string;

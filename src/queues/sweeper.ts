@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { IntervalTask } from '../common/interval-task';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { StageAttemptRepository } from '../attempts/stage-attempt.repository';
 import { JobRepository } from '../jobs/job.repository';
@@ -33,8 +34,13 @@ export interface SweepReport {
 @Injectable()
 export class Sweeper implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly log = new Logger(Sweeper.name);
-  private timer?: NodeJS.Timeout;
-  private running = false;
+  private readonly task = new IntervalTask(
+    async () => {
+      const r = await this.sweep();
+      if (r.enqueued || r.retried || r.rolledForward || r.dead) this.log.warn(`sweep repaired jobs: ${JSON.stringify(r)}`);
+    },
+    (e) => this.log.warn(`sweep failed: ${e instanceof Error ? e.message : String(e)}`),
+  );
 
   constructor(
     private readonly jobs: JobRepository,
@@ -44,27 +50,11 @@ export class Sweeper implements OnApplicationBootstrap, OnModuleDestroy {
   ) {}
 
   onApplicationBootstrap(): void {
-    if (this.config.SWEEP_INTERVAL_MS > 0) {
-      this.timer = setInterval(() => void this.tick(), this.config.SWEEP_INTERVAL_MS);
-      this.timer.unref();
-    }
+    this.task.start(this.config.SWEEP_INTERVAL_MS);
   }
 
   onModuleDestroy(): void {
-    if (this.timer) clearInterval(this.timer);
-  }
-
-  private async tick(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
-    try {
-      const r = await this.sweep();
-      if (r.enqueued || r.retried || r.rolledForward || r.dead) this.log.warn(`sweep repaired jobs: ${JSON.stringify(r)}`);
-    } catch (e) {
-      this.log.warn(`sweep failed: ${e instanceof Error ? e.message : String(e)}`);
-    } finally {
-      this.running = false;
-    }
+    this.task.stop();
   }
 
   /** One sweep over at most `limit` jobs, oldest first. @throws when Redis or MongoDB fails. */

@@ -4,6 +4,7 @@
  */
 import { secretValues } from './child-env';
 import { OutcomeCode, terminationOutcome, truncate } from './outcomes';
+import { RunLimits } from './run-limits';
 import { createRedactor, DISPLAY_LINE_CAP, TailBuffer } from './output-lines';
 import type { FunctionToolContext, Termination, ToolAdapter, ToolRequest, ToolResult } from './tool.port';
 import { ToolStartError } from './tool.port';
@@ -32,28 +33,13 @@ export class FunctionToolAdapter implements ToolAdapter {
     const tail = new TailBuffer();
     const redact = createRedactor([...(request.redact ?? []), ...secretValues(request.env)]);
     const controller = new AbortController();
-    let termination: Termination | undefined;
     let stop!: () => void;
     const stopped = new Promise<void>((resolve) => (stop = resolve));
-    const terminate = (why: Termination) => {
-      if (termination) return;
-      termination = why;
+    const limits = new RunLimits(request, (why) => {
       controller.abort(why);
       stop();
-    };
-
-    const idleMs = request.idleTimeoutMs ?? 0;
-    let idleTimer: NodeJS.Timeout | null = null;
-    const touch = () => {
-      if (idleMs <= 0 || termination) return;
-      if (idleTimer) clearTimeout(idleTimer);
-      idleTimer = setTimeout(() => terminate('idle-timeout'), idleMs);
-    };
-    const wallTimer = (request.timeoutMs ?? 0) > 0 ? setTimeout(() => terminate('timeout'), request.timeoutMs) : null;
-    const onAbort = () => terminate('aborted');
-    if (request.signal?.aborted) terminate('aborted');
-    else request.signal?.addEventListener('abort', onAbort, { once: true });
-    touch();
+    });
+    const touch = () => limits.touch();
 
     const ctx: FunctionToolContext = {
       cwd: request.cwd,
@@ -72,7 +58,7 @@ export class FunctionToolAdapter implements ToolAdapter {
 
     type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
     let settled: Settled | undefined;
-    if (!termination) {
+    if (!limits.termination) {
       const call = Promise.resolve()
         .then(() => fn(ctx))
         .then(
@@ -81,9 +67,8 @@ export class FunctionToolAdapter implements ToolAdapter {
         );
       settled = await Promise.race([call, stopped.then(() => undefined)]);
     }
-    if (wallTimer) clearTimeout(wallTimer);
-    if (idleTimer) clearTimeout(idleTimer);
-    request.signal?.removeEventListener('abort', onAbort);
+    limits.dispose();
+    const termination = limits.termination;
 
     const base = { tool: this.name, exitCode: null, signal: null, pid: null, durationMs: Date.now() - started, stdoutTail: tail.value(), stderrTail: '', usage: null };
     if (termination || !settled) {

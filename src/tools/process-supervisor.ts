@@ -9,13 +9,17 @@ import { execa } from 'execa';
 import { buildChildEnv, newProcessMarker, secretValues } from './child-env';
 import { createRedactor, DISPLAY_LINE_CAP, LineSplitter, PARSE_LINE_CAP, TailBuffer } from './output-lines';
 import { ProcessTreeKiller, type ReapReport } from './process-reaper';
+import { RunLimits } from './run-limits';
 import { processStartTicks } from './process-table';
 import {
   type ProcessInfo,
   type Termination,
   type ToolLine,
+  type ToolOutcome,
   type ToolRequest,
+  type ToolResult,
   ToolStartError,
+  type Usage,
 } from './tool.port';
 
 /** Default time between SIGTERM and SIGKILL, ms (the app's KILL_GRACE_MS). */
@@ -126,24 +130,9 @@ export class ProcessSupervisor {
     const info: ProcessInfo = { tool, pid, pgid: pid, marker, host: hostname(), startedAt: new Date(started) };
     // Descendants start after the child: older processes need not be searched for the marker.
     const killer = new ProcessTreeKiller({ marker, pgid: pid, startedFrom: processStartTicks(pid) }, this.killGraceMs, true);
-    let termination: Termination | undefined;
-    const terminate = (why: Termination) => {
-      if (termination) return;
-      termination = why;
-      void killer.terminate();
-    };
-
-    let idleTimer: NodeJS.Timeout | null = null;
-    const idleMs = request.idleTimeoutMs ?? 0;
-    const touch = () => {
-      if (idleMs <= 0 || termination) return;
-      if (idleTimer) clearTimeout(idleTimer);
-      idleTimer = setTimeout(() => terminate('idle-timeout'), idleMs);
-    };
-    const wallTimer = (request.timeoutMs ?? 0) > 0 ? setTimeout(() => terminate('timeout'), request.timeoutMs) : null;
-    const onAbort = () => terminate('aborted');
-    request.signal?.addEventListener('abort', onAbort, { once: true });
-    touch();
+    const limits = new RunLimits(request, () => void killer.terminate());
+    const terminate = (why: Termination) => limits.end(why);
+    const touch = () => limits.touch();
 
     // A throwing hook must not become an uncaught exception in a stream handler: the first error is
     // kept, the run is ended, and the error is rethrown once the tree is gone.
@@ -183,9 +172,8 @@ export class ProcessSupervisor {
     if (request.onSpawn) callHook(() => request.onSpawn?.(info));
 
     const exit = await exited;
-    if (wallTimer) clearTimeout(wallTimer);
-    if (idleTimer) clearTimeout(idleTimer);
-    request.signal?.removeEventListener('abort', onAbort);
+    limits.dispose();
+    const termination = limits.termination;
 
     // The direct child is gone; its tree may not be.
     const leftoverPids = await killer.members();
@@ -218,6 +206,22 @@ export class ProcessSupervisor {
       leftovers,
     };
   }
+}
+
+/** The {@link ToolResult} of a supervised run, with the adapter's outcome and usage. */
+export function resultOfRun(tool: string, run: SupervisedRun, outcome: ToolOutcome, usage: Usage | null): ToolResult {
+  return {
+    tool,
+    exitCode: run.exitCode,
+    signal: run.signal,
+    pid: run.process?.pid ?? null,
+    durationMs: run.durationMs,
+    stdoutTail: run.stdoutTail,
+    stderrTail: run.stderrTail,
+    outcome,
+    usage,
+    ...(run.termination ? { termination: run.termination } : {}),
+  };
 }
 
 function startError(tool: string, bin: string, code: string | undefined, detail: string): ToolStartError {

@@ -4,7 +4,7 @@
  * contract.
  */
 import { crashOutcome, lastLines, terminationOutcome, truncate } from './outcomes';
-import type { ProcessSupervisor, SupervisedRun } from './process-supervisor';
+import { resultOfRun, type ProcessSupervisor, type SupervisedRun } from './process-supervisor';
 import type { ToolAdapter, ToolOutcome, ToolRequest, ToolResult } from './tool.port';
 
 /** argv that runs a shell string with POSIX `sh` (`['sh', '-c', command]`). */
@@ -29,18 +29,7 @@ export class ShellToolAdapter implements ToolAdapter {
 
   async run(request: ToolRequest): Promise<ToolResult> {
     const run = await this.supervisor.run(this.name, request);
-    return {
-      tool: this.name,
-      exitCode: run.exitCode,
-      signal: run.signal,
-      pid: run.process?.pid ?? null,
-      durationMs: run.durationMs,
-      stdoutTail: run.stdoutTail,
-      stderrTail: run.stderrTail,
-      outcome: shellOutcome(this.name, run, request),
-      usage: null,
-      ...(run.termination ? { termination: run.termination } : {}),
-    };
+    return resultOfRun(this.name, run, shellOutcome(this.name, run, request), null);
   }
 }
 

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/common';
+import { IntervalTask } from '../../common/interval-task';
 import { APP_CONFIG, type AppConfig } from '../../config/config';
 import { JobRepository } from '../../jobs/job.repository';
 import { FINAL_STATES } from '../../lifecycle/job.types';
@@ -20,8 +21,13 @@ export interface JanitorReport {
 @Injectable()
 export class WorkspaceJanitor implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly log = new Logger(WorkspaceJanitor.name);
-  private timer?: NodeJS.Timeout;
-  private running = false;
+  private readonly task = new IntervalTask(
+    async () => {
+      const r = await this.sweep();
+      if (r.removed) this.log.log(`removed ${r.removed} worktree(s) of finished jobs`);
+    },
+    (e) => this.log.warn(`workspace janitor failed: ${e instanceof Error ? e.message : String(e)}`),
+  );
 
   constructor(
     private readonly jobs: JobRepository,
@@ -30,26 +36,11 @@ export class WorkspaceJanitor implements OnApplicationBootstrap, OnModuleDestroy
   ) {}
 
   onApplicationBootstrap(): void {
-    if (!this.workspaces || this.config.SWEEP_INTERVAL_MS <= 0) return;
-    this.timer = setInterval(() => void this.tick(), this.config.SWEEP_INTERVAL_MS);
-    this.timer.unref();
+    if (this.workspaces) this.task.start(this.config.SWEEP_INTERVAL_MS);
   }
 
   onModuleDestroy(): void {
-    clearInterval(this.timer);
-  }
-
-  private async tick(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
-    try {
-      const r = await this.sweep();
-      if (r.removed) this.log.log(`removed ${r.removed} worktree(s) of finished jobs`);
-    } catch (e) {
-      this.log.warn(`workspace janitor failed: ${e instanceof Error ? e.message : String(e)}`);
-    } finally {
-      this.running = false;
-    }
+    this.task.stop();
   }
 
   /** One pass. @throws when MongoDB or git fail. */

@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { terminationOutcome } from '../outcomes';
-import type { ProcessSupervisor } from '../process-supervisor';
+import { resultOfRun, type ProcessSupervisor } from '../process-supervisor';
 import { type ToolAdapter, type ToolRequest, type ToolResult, ToolStartError } from '../tool.port';
 import type { CliProfile } from './cli-profile';
 
@@ -70,18 +70,7 @@ export class CliToolAdapter implements ToolAdapter {
         { onParseLine: (line) => parser.line(line) },
       );
       const verdict = parser.finish({ exitCode: run.exitCode, signal: run.signal, stdoutTail: run.stdoutTail, stderrTail: run.stderrTail });
-      return {
-        tool: this.name,
-        exitCode: run.exitCode,
-        signal: run.signal,
-        pid: run.process?.pid ?? null,
-        durationMs: run.durationMs,
-        stdoutTail: run.stdoutTail,
-        stderrTail: run.stderrTail,
-        outcome: run.termination ? terminationOutcome(this.name, run.termination, request) : verdict.outcome,
-        usage: verdict.usage,
-        ...(run.termination ? { termination: run.termination } : {}),
-      };
+      return resultOfRun(this.name, run, run.termination ? terminationOutcome(this.name, run.termination, request) : verdict.outcome, verdict.usage);
     } finally {
       await rm(scratchDir, { recursive: true, force: true });
     }

@@ -3,30 +3,15 @@
  * repository, a WorkspaceManager rooted in the same temp directory, and a job whose code stage
  * committed one change through `commitChanges` — what the gateways find when PR_OPEN starts.
  */
-import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { AgentCallOptions, AgentJobContext, PullRequestInput } from '../../../src/agents/agent.port';
 import type { PrepareWorkspace } from '../../../src/pull-requests';
 import { WorkspaceManager, type GitCommandRecord, type Workspace } from '../../../src/workspaces';
+import { git } from '../../workspaces/support/git-fixture';
 
-const GIT_ENV: Record<string, string> = {
-  PATH: process.env.PATH ?? '/usr/bin:/bin',
-  HOME: os.tmpdir(),
-  LC_ALL: 'C',
-  GIT_CONFIG_NOSYSTEM: '1',
-  GIT_CONFIG_GLOBAL: '/dev/null',
-  GIT_AUTHOR_NAME: 'Fixture',
-  GIT_AUTHOR_EMAIL: 'fixture@example.invalid',
-  GIT_COMMITTER_NAME: 'Fixture',
-  GIT_COMMITTER_EMAIL: 'fixture@example.invalid',
-};
-
-/** Runs git in `cwd`; returns trimmed stdout; throws on a non-zero exit. */
-export function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', args, { cwd, env: GIT_ENV, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-}
+export { git };
 
 /** The bare remote's `refs/heads/<branch>`, or null when absent. */
 export function remoteRef(bare: string, branch: string): string | null {
