@@ -45,7 +45,7 @@ async function readEvents(url: string, headers: Record<string, string>, until: (
   return events;
 }
 
-describe('agent CLI supervision over HTTP: live log tail, environment, circuit breaker', () => {
+describe('agent CLI supervision over HTTP: live log tail, environment, circuit breaker, agent review', () => {
   let fixture: FixtureRepo;
   let scratch: string;
   const tenant = { 'x-tenant-id': 'acme' };
@@ -169,5 +169,42 @@ describe('agent CLI supervision over HTTP: live log tail, environment, circuit b
       expect(health.status).toBe('ok');
       expect(health.details.tools).toEqual(expect.objectContaining({ status: 'up', degraded: true, breakers: [expect.objectContaining({ tool: 'claude', state: 'open' })] }));
     }, 40_000);
+  });
+
+  describe('Codex as the agent, with an agent review after the checks (REVIEW_AGENT=true)', () => {
+    let t: TestApp;
+
+    beforeAll(async () => {
+      t = await startTestApp('agentreview', env({ AGENT_CLI: 'codex', REVIEW_AGENT: 'true', REVIEW_COMMAND: 'test -f CHANGES.md' }));
+    });
+    afterAll(async () => {
+      await t?.close();
+    });
+
+    it('the checks pass, the agent requests changes once (its requests become the feedback), then approves', async () => {
+      const s = {
+        variants: [
+          { when: 'this is the planning step', message: 'Document the change.\n\n- Add CHANGES.md' },
+          { when: 'Review round 2', write: { path: 'CHANGES.md', content: '# Changes\n\nMore detail.\n' }, message: 'Added detail.' },
+          { when: 'You are changing', write: { path: 'CHANGES.md', content: '# Changes\n' }, message: 'Added CHANGES.md.' },
+          { when: 'More detail.', message: 'Fine now.\nVERDICT: APPROVE' },
+          { when: 'Judge whether', message: 'Too thin.\n- Describe the change in CHANGES.md\nVERDICT: REQUEST_CHANGES' },
+        ],
+      };
+      const id = (await t.http.post('/jobs').set(tenant).send({ repositoryId: fixture.repositoryId, issue: { id: '34', title: 'Review me', body: script(s), url: 'https://example.test/34' } }).expect(201)).body.id;
+      const done = await waitForState(t, id, ['COMPLETED', 'FAILED'], 60_000);
+      expect({ state: done.state, error: done.error }).toEqual({ state: 'COMPLETED', error: null });
+      expect(done.history.map((h) => h.event)).toEqual(['START_PLANNING', 'PLAN_SUCCEEDED', 'CODE_SUCCEEDED', 'REVIEW_REJECTED', 'CODE_SUCCEEDED', 'REVIEW_APPROVED', 'PR_OPENED']);
+      const ctx = done.snapshot.context;
+      expect(ctx.review?.checks).toEqual(expect.objectContaining({ command: 'test -f CHANGES.md', passed: true }));
+      expect(ctx.review?.approved).toBe(true);
+      const attempts = (await t.http.get(`/jobs/${id}/attempts`).set(tenant).expect(200)).body as { stage: string; processes: { tool: string }[] }[];
+      // The first review: the checks (shell), then the agent (codex); the rejection's comments are the agent's request.
+      expect(attempts.filter((a) => a.stage === 'reviewing').map((a) => a.processes.map((p) => p.tool))).toEqual([['shell', 'codex'], ['shell', 'codex']]);
+      const logs = JSON.stringify((await t.http.get(`/jobs/${id}/logs?stage=coding&attempt=1&limit=5000`).set(tenant).expect(200)).body);
+      expect(logs).toContain('codex'); // the coding runs were Codex's JSONL
+      expect(ctx.usage.inputTokens).toBeGreaterThan(0); // Codex reports tokens only
+      expect(ctx.usage.costUsd).toBe(0);
+    }, 90_000);
   });
 });
