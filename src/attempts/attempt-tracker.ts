@@ -44,7 +44,7 @@ export class AttemptHandle {
     logs: JobLogRepository,
     publisher: LogPublisher | null,
     start: AttemptStart,
-    private readonly options: AttemptTrackerOptions,
+    options: AttemptTrackerOptions,
     private readonly onLost: () => void,
   ) {
     this.id = `${start.jobId}:${start.stage}:${start.version}:${start.attempt}:${randomBytes(4).toString('hex')}`;

@@ -1,7 +1,6 @@
-import { assign, fromPromise, setup } from 'xstate';
+import { assign, setup } from 'xstate';
 import type {
   CodeResult,
-  JobBudget,
   JobContext,
   JobError,
   JobEvent,
@@ -10,12 +9,12 @@ import type {
   PullRequestResult,
   ReviewResult,
   Stage,
-  StageFault,
-  StageInput,
   StageOutput,
-  StageUsage,
-  Usage,
 } from './job.types';
+import { asFault, parkedStageActor, stageInput, type FaultEvent } from './stage-actors';
+import { addUsage, NO_USAGE, overBudget } from './usage';
+
+export { addUsage, NO_USAGE, overBudget, parkedStageActor };
 
 /**
  * Version of the statechart definition; stored beside every persisted snapshot.
@@ -23,76 +22,6 @@ import type {
  */
 export const JOB_MACHINE_VERSION = '2';
 
-/** No usage yet. */
-export const NO_USAGE: Usage = { inputTokens: 0, outputTokens: 0, costUsd: 0 };
-
-/** `total` plus what one stage visit reported (costUsd counts as 0 when absent). */
-export function addUsage(total: Usage, add: StageUsage | undefined): Usage {
-  if (!add) return total;
-  return {
-    inputTokens: total.inputTokens + add.inputTokens,
-    outputTokens: total.outputTokens + add.outputTokens,
-    costUsd: Math.round((total.costUsd + (add.costUsd ?? 0)) * 1e6) / 1e6,
-  };
-}
-
-/** Whether `usage` is over `budget`: more USD or more input+output tokens than allowed (null = no limit). */
-export function overBudget(usage: Usage, budget: JobBudget): boolean {
-  return (
-    (budget.usd !== null && usage.costUsd > budget.usd) ||
-    (budget.tokens !== null && usage.inputTokens + usage.outputTokens > budget.tokens)
-  );
-}
-
-/**
- * A stage actor that parks: it never settles on its own and rejects when its actor is stopped.
- * It is the default implementation of every invoked stage actor, so that an actor restored
- * outside a stage worker (REST, sweeper) never calls the agent. A stage worker replaces the one
- * actor of its own stage through `machine.provide({ actors })`; the persisted snapshot keeps the
- * parked child as "active", and restoring it in the right worker restarts the invocation
- * (xstate docs, "Persistence": invocations are restarted).
- */
-export function parkedStageActor<T>() {
-  return fromPromise<StageOutput<T>, StageInput>(
-    ({ signal }) =>
-      new Promise<StageOutput<T>>((_resolve, reject) => {
-        signal.addEventListener('abort', () => reject(new Error('parked stage actor stopped')), {
-          once: true,
-        });
-      }),
-  );
-}
-
-/** Builds the slice of context an invoked stage actor receives as `input`. */
-function stageInput(stage: Stage) {
-  return ({ context }: { context: JobContext }): StageInput => ({
-    jobId: context.jobId,
-    tenantId: context.tenantId,
-    repositoryId: context.repositoryId,
-    issue: context.issue,
-    stage,
-    plan: context.plan,
-    code: context.code,
-    feedback: context.feedback,
-    reviewRound: context.reviewRounds + 1,
-  });
-}
-
-type FaultEvent = { type: string; error: unknown };
-
-function asFault(event: FaultEvent, stage: Stage): StageFault {
-  const e = event.error as Partial<StageFault> & { message?: string };
-  return {
-    code: typeof e?.code === 'string' ? e.code : 'AGENT_ERROR',
-    message: typeof e?.message === 'string' ? e.message : String(event.error),
-    stage,
-    attempt: typeof e?.attempt === 'number' ? e.attempt : 1,
-    maxAttempts: typeof e?.maxAttempts === 'number' ? e.maxAttempts : 1,
-    retryable: e?.retryable === true,
-    ...(e?.usage ? { usage: e.usage } : {}),
-    ...(typeof e?.retryAfterMs === 'number' ? { retryAfterMs: e.retryAfterMs } : {}),
-  };
-}
 
 /** The two onError transitions of a stage: stay for a queue retry, or go to FAILED. */
 function onStageError(stage: Stage) {

@@ -6,7 +6,7 @@ import { secretValues } from './child-env';
 import { OutcomeCode, terminationOutcome, truncate } from './outcomes';
 import { RunLimits } from './run-limits';
 import { createRedactor, DISPLAY_LINE_CAP, TailBuffer } from './output-lines';
-import type { FunctionToolContext, Termination, ToolAdapter, ToolRequest, ToolResult } from './tool.port';
+import type { FunctionToolContext, ToolAdapter, ToolRequest, ToolResult } from './tool.port';
 import { ToolStartError } from './tool.port';
 
 /**
