@@ -1,4 +1,8 @@
-/** Jest 29 + ts-jest (CommonJS): Nest 11 loads; Nest 12 is ESM-only and would not (jestjs/jest#15716). */
+/**
+ * Jest 29 + ts-jest (CommonJS): Nest 11 loads; Nest 12 is ESM-only and would not (jestjs/jest#15716).
+ * TypeScript is transpiled file by file (tsconfig.jest.json: isolatedModules) — type-checking is
+ * `tsc --noEmit`, which `npm test` runs first, once for the whole tree — which keeps a cold run minutes shorter.
+ */
 const { esmOnlyPackages, transformIgnorePattern } = require('./test/support/jest-esm');
 
 module.exports = {
@@ -6,9 +10,9 @@ module.exports = {
   testEnvironment: 'node',
   testMatch: ['<rootDir>/test/**/*.spec.ts'],
   transform: {
-    '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
+    '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.jest.json' }],
     // ESM-only dependencies (execa, @octokit/rest, …) become CommonJS for Jest's runtime; see test/support/jest-esm.js.
-    '^.+\\.m?js$': ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs', target: 'es2022', esModuleInterop: true }, isolatedModules: true }],
+    '^.+\\.m?js$': ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs', target: 'es2022', esModuleInterop: true, isolatedModules: true } }],
   },
   transformIgnorePatterns: [transformIgnorePattern(esmOnlyPackages(__dirname))],
   resolver: '<rootDir>/test/support/jest-esm.js',
