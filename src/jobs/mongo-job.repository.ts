@@ -110,6 +110,8 @@ export class MongoJobRepository extends JobRepository {
   /** Ids of applied claims not deleted yet (see {@link deleteClaimLater}). */
   private appliedClaims: string[] = [];
   private claimTimer?: NodeJS.Timeout;
+  /** Claim deletes in flight (see {@link flushClaims}). */
+  private readonly claimDeletes = new Set<Promise<void>>();
 
   /**
    * @param options.claimCleanupDelayMs how long an applied claim may wait to be deleted together
@@ -292,21 +294,29 @@ export class MongoJobRepository extends JobRepository {
     else this.claimTimer ??= setTimeout(() => void this.flushClaims(), delay).unref();
   }
 
-  /** Deletes the applied claims waiting for {@link deleteClaimLater} now (call before closing the client). */
+  /**
+   * Deletes the applied claims waiting for {@link deleteClaimLater} now, and waits for a delete a
+   * timer started earlier that is still in flight (call before closing the client; on return every
+   * claim applied before the call is gone, unless its delete failed, see {@link rollForwardStale}).
+   */
   async flushClaims(): Promise<void> {
     clearTimeout(this.claimTimer);
     this.claimTimer = undefined;
     const ids = this.appliedClaims.splice(0);
-    if (!ids.length) return;
-    // One `delete` command of single-`_id` statements, not `deleteMany({ _id: { $in } })`: FerretDB
-    // v1 pushes an `_id` equality down to its backend but not `$in`, for which it reads and decodes
-    // every claim in Go (measured: 2.6× slower lifecycles with 16 concurrent stages per queue).
-    await this.commits
-      .bulkWrite(
-        ids.map((_id) => ({ deleteOne: { filter: { _id } } })),
-        { ordered: false },
-      )
-      .catch(() => undefined); // the sweeper deletes leftovers
+    if (ids.length) {
+      // One `delete` command of single-`_id` statements, not `deleteMany({ _id: { $in } })`: FerretDB
+      // v1 pushes an `_id` equality down to its backend but not `$in`, for which it reads and decodes
+      // every claim in Go (measured: 2.6× slower lifecycles with 16 concurrent stages per queue).
+      const deleting = this.commits
+        .bulkWrite(
+          ids.map((_id) => ({ deleteOne: { filter: { _id } } })),
+          { ordered: false },
+        )
+        .then(() => undefined, () => undefined); // the sweeper deletes leftovers
+      this.claimDeletes.add(deleting);
+      void deleting.finally(() => this.claimDeletes.delete(deleting));
+    }
+    await Promise.all([...this.claimDeletes]); // ours and any a timer started earlier
   }
 
   async rollForwardStale(olderThanMs: number, limit: number): Promise<number> {
