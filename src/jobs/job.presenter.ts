@@ -3,7 +3,8 @@ import type { JobEventType } from '../lifecycle/job.types';
 import type { JobRecord } from './job.record';
 import type { JobDetailDto, JobSummaryDto } from './dto/job.dto';
 
-function contextOf(job: JobRecord): JobContext {
+/** The statechart context of a stored job. */
+export function contextOf(job: JobRecord): JobContext {
   return job.snapshot.context;
 }
 

@@ -41,9 +41,19 @@ export interface JobCommit {
   transitions: TransitionRecord[];
 }
 
-/** Listing filter and page. */
-export interface JobListQuery {
+/** Filters of a listing (all optional; time bounds inclusive). */
+export interface JobListFilter {
   state?: JobState;
+  /** Exact `owner/name`. */
+  repositoryId?: string;
+  createdFrom?: Date;
+  createdTo?: Date;
+  updatedFrom?: Date;
+  updatedTo?: Date;
+}
+
+/** Listing filter and page. */
+export interface JobListQuery extends JobListFilter {
   /** 1..100 */
   limit: number;
   /** Opaque cursor from a previous page's `nextCursor`. */

@@ -1,5 +1,8 @@
 import type { JobState } from '../lifecycle/job.types';
-import type { JobCommit, JobListQuery, JobPage, JobRecord } from './job.record';
+import type { JobCommit, JobListFilter, JobListQuery, JobPage, JobRecord } from './job.record';
+
+/** The filters of a count: those of a listing, without state and paging. */
+export type JobCountQuery = Omit<JobListFilter, 'state'>;
 
 /**
  * Persistence port for jobs (abstract class used as DI token). Every state change goes through
@@ -23,8 +26,11 @@ export abstract class JobRepository {
   /** A job of this tenant, or null (another tenant's job is invisible). */
   abstract findForTenant(tenantId: string, id: string): Promise<JobRecord | null>;
 
-  /** Newest-updated first. @throws InvalidCursorError for a malformed cursor. */
+  /** Newest-updated first, filtered. @throws InvalidCursorError for a malformed cursor. */
   abstract list(tenantId: string, query: JobListQuery): Promise<JobPage>;
+
+  /** The tenant's jobs matching the filters, counted per state (states with none are absent). */
+  abstract countByState(tenantId: string, query: JobCountQuery): Promise<Partial<Record<JobState, number>>>;
 
   /**
    * Compare-and-set: applies `change` to the job only if it is still at `current.version`; the

@@ -1,11 +1,15 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiConflictResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { BadRequestException, Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiErrors, ApiStoreErrors } from '../common/api-errors';
+import { JsonBody } from '../common/json-body.guard';
 import type { Response } from 'express';
 import { jobIdPipe } from '../common/job-id.pipe';
 import { TenantId } from '../common/tenant.decorator';
 import type { JobEvent } from '../lifecycle/job.types';
 import { Authenticated } from '../tenants/tenant-auth.guard';
-import { CreateJobDto, JobDetailDto, JobPageDto, ListJobsQueryDto, SendEventDto, TransitionDto } from './dto/job.dto';
+import { CreateJobDto, JobCountsDto, JobDetailDto, JobFilterQueryDto, JobPageDto, ListJobsQueryDto, SendEventDto, TransitionDto } from './dto/job.dto';
+import type { JobListFilter } from './job.record';
+import { JOB_STATES } from '../lifecycle/job.types';
 import { toDetail, toSummary } from './job.presenter';
 import { JobsService } from './jobs.service';
 
@@ -13,13 +17,17 @@ import { JobsService } from './jobs.service';
 /** Jobs of the caller's tenant (its API key). Another tenant's job answers 404. */
 @ApiTags('jobs')
 @Authenticated()
+@ApiStoreErrors()
 @Controller('jobs')
 export class JobsController {
   constructor(private readonly jobs: JobsService) {}
 
   @Post()
   @ApiOperation({ summary: 'Submit an issue; the job starts in QUEUED. A repeated idempotencyKey returns the existing job (200).' })
-  @ApiCreatedResponse({ type: JobDetailDto })
+  @ApiCreatedResponse({ type: JobDetailDto, description: 'A new job.' })
+  @ApiOkResponse({ type: JobDetailDto, description: 'The existing job of a repeated idempotencyKey.' })
+  @JsonBody()
+  @ApiErrors({ 400: 'Invalid body; `errors` names each field (e.g. repositoryId, issue.title).' })
   async create(@TenantId() tenantId: string, @Body() body: CreateJobDto, @Res({ passthrough: true }) res: Response): Promise<JobDetailDto> {
     const { job, created } = await this.jobs.submit(tenantId, {
       repositoryId: body.repositoryId,
@@ -31,21 +39,33 @@ export class JobsController {
   }
 
   @Get()
-  @ApiOperation({ summary: 'List jobs, most recently updated first.' })
+  @ApiOperation({ summary: 'List jobs, most recently updated first, filtered by state, repository and created/updated time.' })
   @ApiOkResponse({ type: JobPageDto })
+  @ApiErrors({ 400: 'A malformed filter, limit or cursor; `errors` names it.' })
   async list(@TenantId() tenantId: string, @Query() query: ListJobsQueryDto): Promise<JobPageDto> {
     const page = await this.jobs.list(tenantId, {
       limit: query.limit ?? 20,
+      ...filterOf(query),
       ...(query.state ? { state: query.state } : {}),
       ...(query.cursor ? { cursor: query.cursor } : {}),
     });
     return { items: page.items.map(toSummary), nextCursor: page.nextCursor };
   }
 
+  @Get('counts')
+  @ApiOperation({ summary: 'How many of the tenant\'s jobs match the filters, per state (the dashboard\'s state tabs).' })
+  @ApiOkResponse({ type: JobCountsDto })
+  @ApiErrors({ 400: 'A malformed filter, or a range whose start is after its end; `errors` names it.' })
+  async counts(@TenantId() tenantId: string, @Query() query: JobFilterQueryDto): Promise<JobCountsDto> {
+    const counts = await this.jobs.countByState(tenantId, filterOf(query));
+    const byState = Object.fromEntries(JOB_STATES.map((s) => [s, counts[s] ?? 0])) as JobCountsDto['byState'];
+    return { total: Object.values(byState).reduce((a, b) => a + b, 0), byState };
+  }
+
   @Get(':id')
   @ApiOperation({ summary: 'State, context summary, accepted events and history of a job.' })
   @ApiOkResponse({ type: JobDetailDto })
-  @ApiNotFoundResponse()
+  @ApiErrors({ 404: true })
   async get(@TenantId() tenantId: string, @Param('id', jobIdPipe) id: string): Promise<JobDetailDto> {
     const job = await this.jobs.get(tenantId, id);
     return toDetail(job, this.jobs.acceptedFor(job));
@@ -54,6 +74,7 @@ export class JobsController {
   @Get(':id/history')
   @ApiOperation({ summary: 'Committed transitions, oldest first.' })
   @ApiOkResponse({ type: [TransitionDto] })
+  @ApiErrors({ 404: true })
   async history(@TenantId() tenantId: string, @Param('id', jobIdPipe) id: string): Promise<TransitionDto[]> {
     return (await this.jobs.get(tenantId, id)).history;
   }
@@ -62,7 +83,7 @@ export class JobsController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Send MARK_CANCELLED; a running agent call is aborted in whichever worker runs it.' })
   @ApiOkResponse({ type: JobDetailDto })
-  @ApiConflictResponse({ description: 'The job is in a final state.' })
+  @ApiErrors({ 404: true, 409: 'The job is in a final state ({ code: ILLEGAL_EVENT, state, acceptedEvents }), or changed meanwhile ({ code: CONCURRENT_UPDATE }).' })
   cancel(@TenantId() tenantId: string, @Param('id', jobIdPipe) id: string): Promise<JobDetailDto> {
     return this.sendAndShow(tenantId, id, { type: 'MARK_CANCELLED' });
   }
@@ -71,7 +92,7 @@ export class JobsController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Send RETRY: from FAILED, resume at the stage that failed.' })
   @ApiOkResponse({ type: JobDetailDto })
-  @ApiConflictResponse({ description: 'The job is not FAILED.' })
+  @ApiErrors({ 404: true, 409: 'The job is not FAILED ({ code: ILLEGAL_EVENT, state, acceptedEvents }), or changed meanwhile ({ code: CONCURRENT_UPDATE }).' })
   retry(@TenantId() tenantId: string, @Param('id', jobIdPipe) id: string): Promise<JobDetailDto> {
     return this.sendAndShow(tenantId, id, { type: 'RETRY' });
   }
@@ -80,7 +101,12 @@ export class JobsController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Send any external event the current state accepts; otherwise 409 naming the state and accepted events.' })
   @ApiOkResponse({ type: JobDetailDto })
-  @ApiConflictResponse({ description: '{ code: ILLEGAL_EVENT, state, acceptedEvents }' })
+  @JsonBody()
+  @ApiErrors({
+    400: 'An unknown event type or a malformed field; `errors` names it.',
+    404: true,
+    409: 'The current state does not accept the event ({ code: ILLEGAL_EVENT, state, acceptedEvents }), or the job changed meanwhile ({ code: CONCURRENT_UPDATE }).',
+  })
   events(@TenantId() tenantId: string, @Param('id', jobIdPipe) id: string, @Body() body: SendEventDto): Promise<JobDetailDto> {
     const event = (
       body.type === 'MARK_CANCELLED'
@@ -96,4 +122,33 @@ export class JobsController {
     const job = await this.jobs.send(tenantId, id, event);
     return toDetail(job, this.jobs.acceptedFor(job));
   }
+}
+
+/**
+ * The repository filter of a query. @throws BadRequestException naming the field when a range's
+ * start is after its end.
+ */
+function filterOf(query: JobFilterQueryDto): Omit<JobListFilter, 'state'> {
+  const date = (v?: string) => (v === undefined ? undefined : new Date(v));
+  const filter = {
+    repositoryId: query.repositoryId,
+    createdFrom: date(query.createdFrom),
+    createdTo: date(query.createdTo),
+    updatedFrom: date(query.updatedFrom),
+    updatedTo: date(query.updatedTo),
+  };
+  for (const [from, to, field] of [
+    [filter.createdFrom, filter.createdTo, 'createdTo'],
+    [filter.updatedFrom, filter.updatedTo, 'updatedTo'],
+  ] as const) {
+    if (from && to && from > to) {
+      throw new BadRequestException({
+        statusCode: 400,
+        error: 'Bad Request',
+        message: `${field} is before ${field.replace('To', 'From')}`,
+        errors: [{ field, messages: [`must not be before ${field.replace('To', 'From')}`] }],
+      });
+    }
+  }
+  return Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined)) as Omit<JobListFilter, 'state'>;
 }

@@ -2,13 +2,13 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { applyEvent, acceptedEvents, createJobSnapshot, JOB_MACHINE_VERSION } from '../lifecycle/job.runtime';
-import type { Issue, JobBudget, JobEvent, JobEventType, TransitionRecord } from '../lifecycle/job.types';
+import type { Issue, JobBudget, JobEvent, JobEventType, JobState, TransitionRecord } from '../lifecycle/job.types';
 import { TenantRepository } from '../tenants/tenant.repository';
 import { branchName } from '../workspaces/branch-name';
 import { upgradeSnapshot } from '../lifecycle/snapshot-migrations';
 import { ConcurrentUpdateError, JobNotFoundError } from './job.errors';
 import type { JobListQuery, JobPage, JobRecord } from './job.record';
-import { JobRepository } from './job.repository';
+import { JobRepository, type JobCountQuery } from './job.repository';
 import { CancellationBus, StageDispatcher } from './stage-dispatcher.port';
 
 /** What a submission carries (REST body or webhook mapping). */
@@ -102,6 +102,11 @@ export class JobsService {
 
   list(tenantId: string, query: JobListQuery): Promise<JobPage> {
     return this.jobs.list(tenantId, query);
+  }
+
+  /** The tenant's jobs matching the filters, per state (states with none absent). */
+  countByState(tenantId: string, query: JobCountQuery): Promise<Partial<Record<JobState, number>>> {
+    return this.jobs.countByState(tenantId, query);
   }
 
   /** External event types the job accepts now (asked of the statechart). */

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Collection, Db, MongoBulkWriteError, MongoServerError } from 'mongodb';
-import type { JobError, JobState, TransitionRecord } from '../lifecycle/job.types';
+import { JOB_STATES, type JobError, type JobState, type TransitionRecord } from '../lifecycle/job.types';
 import type { PersistedJobSnapshot } from '../lifecycle/job.runtime';
-import { ACTIVE_JOB_STATES, type JobCommit, type JobListQuery, type JobPage, type JobRecord } from './job.record';
-import { InvalidCursorError, JobRepository } from './job.repository';
+import { ACTIVE_JOB_STATES, type JobCommit, type JobListFilter, type JobListQuery, type JobPage, type JobRecord } from './job.record';
+import { InvalidCursorError, JobRepository, type JobCountQuery } from './job.repository';
 import { decodeKeys, encodeKeys } from './snapshot-codec';
 
 /** The stored shape of a job (collection `jobs`). Keys of `snapshot` are escaped, see snapshot-codec. */
@@ -134,6 +134,7 @@ export class MongoJobRepository extends JobRepository {
     await this.jobs.createIndex({ tenantId: 1, idempotencyKey: 1 }, { name: 'tenant_idempotency', unique: true });
     await this.jobs.createIndex({ state: 1, updatedAt: 1 }, { name: 'state_updated' });
     await this.jobs.createIndex({ repositoryId: 1, branch: 1 }, { name: 'repository_branch' });
+    await this.jobs.createIndex({ tenantId: 1, repositoryId: 1, updatedAt: -1 }, { name: 'tenant_repository_updated' });
     await this.admissions.createIndex({ tenantId: 1 }, { name: 'tenant' });
   }
 
@@ -165,13 +166,33 @@ export class MongoJobRepository extends JobRepository {
     return doc ? toDomain(doc) : null;
   }
 
-  async list(tenantId: string, query: JobListQuery): Promise<JobPage> {
+  /** The MongoDB filter of a listing or count (tenant first, so the tenant_* indexes serve it). */
+  private filterOf(tenantId: string, query: JobListFilter): Record<string, unknown> {
     const filter: Record<string, unknown> = { tenantId };
     if (query.state) filter.state = query.state;
+    if (query.repositoryId) filter.repositoryId = query.repositoryId;
+    const range = (from?: Date, to?: Date) => ({ ...(from ? { $gte: from } : {}), ...(to ? { $lte: to } : {}) });
+    if (query.createdFrom || query.createdTo) filter.createdAt = range(query.createdFrom, query.createdTo);
+    if (query.updatedFrom || query.updatedTo) filter.updatedAt = range(query.updatedFrom, query.updatedTo);
+    return filter;
+  }
+
+  async countByState(tenantId: string, query: JobCountQuery): Promise<Partial<Record<JobState, number>>> {
+    // One count per state rather than a $group: FerretDB v1 pushes simple filters down to its
+    // backend but evaluates aggregation stages in Go over every document.
+    const base = this.filterOf(tenantId, query);
+    const counts = await Promise.all(JOB_STATES.map(async (state) => [state, await this.jobs.countDocuments({ ...base, state })] as const));
+    return Object.fromEntries(counts.filter(([, n]) => n > 0)) as Partial<Record<JobState, number>>;
+  }
+
+  async list(tenantId: string, query: JobListQuery): Promise<JobPage> {
+    const filter = this.filterOf(tenantId, query);
     if (query.cursor) {
       const c = decodeCursor(query.cursor);
       const u = new Date(c.u);
-      filter.$or = [{ updatedAt: { $lt: u } }, { updatedAt: u, _id: { $lt: c.i } }];
+      const cursorFilter = { $or: [{ updatedAt: { $lt: u } }, { updatedAt: u, _id: { $lt: c.i } }] };
+      if (filter.updatedAt) filter.$and = [{ updatedAt: filter.updatedAt }, cursorFilter];
+      else Object.assign(filter, cursorFilter);
     }
     const docs = await this.jobs
       .find(filter)

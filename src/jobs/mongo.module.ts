@@ -2,11 +2,15 @@ import { Global, Inject, Module, OnApplicationShutdown, OnModuleInit } from '@ne
 import { Db, MongoClient } from 'mongodb';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { JobRepository } from './job.repository';
+import { JobRecordListeners, ObservedJobRepository } from './job-record-listeners';
 import { MongoJobRepository } from './mongo-job.repository';
 
 export const MONGO_CLIENT = Symbol('MONGO_CLIENT');
 
-/** The MongoDB adapter: one client per process, the `jobs` collection behind {@link JobRepository}. */
+/**
+ * The MongoDB adapter: one client per process, the `jobs` collection behind {@link JobRepository}
+ * (wrapped so that {@link JobRecordListeners} hear of every created job and every commit).
+ */
 @Global()
 @Module({
   providers: [
@@ -22,9 +26,14 @@ export const MONGO_CLIENT = Symbol('MONGO_CLIENT');
       useFactory: (client: MongoClient, config: AppConfig) => client.db(config.MONGODB_DB),
     },
     { provide: MongoJobRepository, inject: [Db], useFactory: (db: Db) => new MongoJobRepository(db) },
-    { provide: JobRepository, useExisting: MongoJobRepository },
+    JobRecordListeners,
+    {
+      provide: JobRepository,
+      inject: [MongoJobRepository, JobRecordListeners],
+      useFactory: (inner: MongoJobRepository, listeners: JobRecordListeners) => new ObservedJobRepository(inner, listeners),
+    },
   ],
-  exports: [JobRepository, MONGO_CLIENT, Db],
+  exports: [JobRepository, JobRecordListeners, MONGO_CLIENT, Db],
 })
 export class MongoModule implements OnModuleInit, OnApplicationShutdown {
   constructor(

@@ -3,6 +3,7 @@ import { Type } from 'class-transformer';
 import {
   IsIn,
   IsInt,
+  IsISO8601,
   IsNotEmpty,
   IsNumber,
   IsObject,
@@ -62,7 +63,36 @@ export class CreateJobDto {
   idempotencyKey?: string;
 }
 
-export class ListJobsQueryDto {
+/** Filters shared by the listing and the counts (time bounds inclusive, ISO-8601). */
+export class JobFilterQueryDto {
+  @ApiPropertyOptional({ description: 'Exact repository, owner/name.', example: 'acme/widgets' })
+  @IsOptional()
+  @Matches(/^[\w.-]+\/[\w.-]+$/, { message: 'repositoryId must look like owner/name' })
+  @MaxLength(200)
+  repositoryId?: string;
+
+  @ApiPropertyOptional({ description: 'Created at or after (ISO-8601).', example: '2026-12-01T00:00:00Z' })
+  @IsOptional()
+  @IsISO8601({ strict: true }, { message: 'createdFrom must be an ISO-8601 date-time' })
+  createdFrom?: string;
+
+  @ApiPropertyOptional({ description: 'Created at or before (ISO-8601).' })
+  @IsOptional()
+  @IsISO8601({ strict: true }, { message: 'createdTo must be an ISO-8601 date-time' })
+  createdTo?: string;
+
+  @ApiPropertyOptional({ description: 'Last updated at or after (ISO-8601).' })
+  @IsOptional()
+  @IsISO8601({ strict: true }, { message: 'updatedFrom must be an ISO-8601 date-time' })
+  updatedFrom?: string;
+
+  @ApiPropertyOptional({ description: 'Last updated at or before (ISO-8601).' })
+  @IsOptional()
+  @IsISO8601({ strict: true }, { message: 'updatedTo must be an ISO-8601 date-time' })
+  updatedTo?: string;
+}
+
+export class ListJobsQueryDto extends JobFilterQueryDto {
   @ApiPropertyOptional({ enum: JOB_STATES })
   @IsOptional()
   @IsIn(JOB_STATES)
@@ -81,6 +111,18 @@ export class ListJobsQueryDto {
   @IsString()
   @MaxLength(500)
   cursor?: string;
+}
+
+/** `GET /jobs/counts`: the tenant's jobs matching the filters, per state. */
+export class JobCountsDto {
+  @ApiProperty({ description: 'Jobs matching the filters.' }) total!: number;
+  @ApiProperty({
+    description: 'Jobs per state (every state present, 0 when none).',
+    type: 'object',
+    properties: Object.fromEntries(JOB_STATES.map((s) => [s, { type: 'integer' }])),
+    required: [...JOB_STATES],
+  })
+  byState!: Record<JobState, number>;
 }
 
 export class SendEventDto {
