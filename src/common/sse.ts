@@ -8,6 +8,23 @@ export interface SseOptions {
   keepAliveMs: number;
 }
 
+/** One event: `data` is JSON-encoded; an event without `id` leaves the client's last id as it was. */
+export interface SseEvent {
+  id?: string;
+  event?: string;
+  data: unknown;
+}
+
+/**
+ * One event in the wire format. `json`, when given, is `data` already serialized (one line of
+ * JSON: it must not contain a newline, which JSON.stringify never emits).
+ */
+export function formatSse(event: SseEvent, json?: string): string {
+  return `${event.id ? `id: ${event.id}\n` : ''}${event.event ? `event: ${event.event}\n` : ''}data: ${json ?? JSON.stringify(event.data)}\n\n`;
+}
+
+const format = (event: SseEvent) => formatSse(event);
+
 /**
  * A Server-Sent Events response (WHATWG HTML, "Server-sent events": `id:`, `event:`, `data:`
  * fields, a blank line ends an event, `:` starts a comment). Sends headers at once; `send`
@@ -46,9 +63,29 @@ export class SseStream {
   }
 
   /** Sends one event; `data` is JSON-encoded. @returns false when the stream is (now) closed. */
-  send(event: { id?: string; event?: string; data: unknown }): boolean {
-    const lines = [event.id ? `id: ${event.id}` : '', event.event ? `event: ${event.event}` : '', `data: ${JSON.stringify(event.data)}`].filter(Boolean);
-    return this.write(`${lines.join('\n')}\n\n`);
+  send(event: SseEvent): boolean {
+    return this.write(format(event));
+  }
+
+  /**
+   * Writes events already in the wire format (see {@link formatSse}), checking only before it
+   * whether the client has fallen behind. @returns false when the stream is (now) closed.
+   */
+  sendFormatted(text: string): boolean {
+    return text === '' ? !this.closed : this.write(text);
+  }
+
+  /** Resolves once the bytes written so far have been handed to the socket, or the stream closed. */
+  drained(): Promise<void> {
+    if (this.closed || this.res.writableLength === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.res.off('drain', done);
+        resolve();
+      };
+      this.res.on('drain', done);
+      this.onClose(done);
+    });
   }
 
   private write(text: string): boolean {

@@ -7,7 +7,8 @@ export const MAX_LINE_LENGTH = 16 * 1024;
 
 /** Where written lines are announced for live tails (Redis pub/sub); never throws. */
 export interface LogPublisher {
-  publish(jobId: string, lines: JobLogLine[]): void;
+  /** Announces stored lines of a job of `tenantId` (fire and forget: must not throw). */
+  publish(jobId: string, lines: JobLogLine[], tenantId: string): void;
 }
 
 /** Options of an {@link AttemptLogWriter}. */
@@ -71,7 +72,7 @@ export class AttemptLogWriter {
 
   private async store(chunk: JobLogChunk): Promise<void> {
     await this.repo.put(chunk).catch(() => this.repo.put(chunk));
-    this.publisher?.publish(chunk.jobId, linesOf([chunk]));
+    this.publisher?.publish(chunk.jobId, linesOf([chunk]), chunk.tenantId);
     this.stored.push({ id: chunk.id, seq: chunk.seq, bytes: chunk.bytes, at: chunk.at, lines: chunk.lines.length });
     this.storedBytes += chunk.bytes;
     if (this.storedBytes <= this.options.maxBytes) return;

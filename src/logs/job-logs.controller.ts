@@ -1,11 +1,13 @@
-import { Controller, Get, Headers, Param, Query, Res } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Headers, Inject, Param, Query, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiProduces, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ApiErrors, ApiStoreErrors } from '../common/api-errors';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import type { Response } from 'express';
 import { SseStream } from '../common/sse';
 import { jobIdPipe } from '../common/job-id.pipe';
 import { TenantId } from '../common/tenant.decorator';
+import { APP_CONFIG, type AppConfig } from '../config/config';
 import { STAGES, type Stage } from '../lifecycle/job.types';
 import { Authenticated } from '../tenants/tenant-auth.guard';
 import { lineIdTime } from './job-log.repository';
@@ -57,15 +59,18 @@ export class LogPageDto {
 /** A job's process output, per stage and attempt (the caller's tenant only). */
 @ApiTags('jobs')
 @Authenticated()
+@ApiStoreErrors()
 @Controller('jobs')
 export class JobLogsController {
-  constructor(private readonly logs: JobLogsService) {}
+  constructor(
+    private readonly logs: JobLogsService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
 
   @Get(':id/logs')
   @ApiOperation({ summary: 'Output lines of the job\'s stage attempts (stdout, stderr, system), oldest first; capped at LOG_MAX_BYTES per attempt.' })
   @ApiOkResponse({ type: LogPageDto })
-  @ApiBadRequestResponse({ description: 'A malformed query or `after`.' })
-  @ApiNotFoundResponse()
+  @ApiErrors({ 400: 'A malformed query or `after`; `errors` names it.', 404: true })
   page(@TenantId() tenantId: string, @Param('id', jobIdPipe) id: string, @Query() q: LogsQueryDto): Promise<LogPageDto> {
     return this.logs.page(tenantId, id, {
       limit: q.limit ?? 500,
@@ -79,7 +84,7 @@ export class JobLogsController {
   @ApiOperation({ summary: 'Server-sent events (`event: log`, data = a line) of the job\'s logs: the backlog after Last-Event-ID (or `after`), then live.' })
   @ApiProduces('text/event-stream')
   @ApiOkResponse({ description: 'text/event-stream' })
-  @ApiNotFoundResponse()
+  @ApiErrors({ 400: 'A malformed query, `after` or Last-Event-ID; `errors` names it.', 404: true })
   async stream(
     @TenantId() tenantId: string,
     @Param('id', jobIdPipe) id: string,
@@ -90,7 +95,7 @@ export class JobLogsController {
     await this.logs.assertVisible(tenantId, id);
     const after = lastEventId ?? q.after;
     if (after !== undefined && lineIdTime(after) === null) throw new InvalidLogCursorError();
-    const stream = new SseStream(res, { maxBufferedBytes: 1_000_000, keepAliveMs: 15_000 });
+    const stream = new SseStream(res, { maxBufferedBytes: this.config.SSE_CLIENT_MAX_BUFFER_BYTES, keepAliveMs: 15_000 });
     await this.logs
       .tail(tenantId, id, stream, { ...(q.stage ? { stage: q.stage } : {}), ...(q.attempt !== undefined ? { attempt: q.attempt } : {}), ...(after ? { after } : {}) })
       .catch(() => stream.close());

@@ -17,6 +17,7 @@ export class LogBus implements LogPublisher, OnModuleDestroy {
   private publisher?: Redis;
   private subscriber?: Redis;
   private readonly listeners = new Map<string, Set<(lines: JobLogLine[]) => void>>();
+  private readonly publishListeners: ((tenantId: string, jobId: string, lines: JobLogLine[]) => void)[] = [];
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
 
@@ -30,7 +31,22 @@ export class LogBus implements LogPublisher, OnModuleDestroy {
     return redis;
   }
 
-  publish(jobId: string, lines: JobLogLine[]): void {
+  /**
+   * Calls `listener` in this process with every batch this process publishes (the tenant event
+   * stream adds itself here). A listener must not throw; one that does is logged and skipped.
+   */
+  onPublish(listener: (tenantId: string, jobId: string, lines: JobLogLine[]) => void): void {
+    this.publishListeners.push(listener);
+  }
+
+  publish(jobId: string, lines: JobLogLine[], tenantId: string): void {
+    for (const l of this.publishListeners) {
+      try {
+        l(tenantId, jobId, lines);
+      } catch (e) {
+        this.log.warn(`log publish listener failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
     this.publisher ??= this.connection();
     this.publisher.publish(this.channel(jobId), JSON.stringify(lines)).catch((e: unknown) => this.log.debug(`log publish failed: ${String(e)}`));
   }

@@ -6,44 +6,11 @@ import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import { STAGE_QUEUE, stageMessageId } from '../../src/queues/stage-queues';
 import { createUuidFixture, FAKE_AGENT, type FixtureRepo } from '../../scripts/lib/fixture-repo';
+import { readEvents } from '../support/sse-client';
 import { eventually, startTestApp, waitForState, type TestApp } from '../support/test-app';
 
 /** A fake-agent script block for an issue body. */
 const script = (s: Record<string, unknown>) => `\`\`\`fake-agent\n${JSON.stringify(s)}\n\`\`\``;
-
-/** Reads `text/event-stream` events from a fetch body until `until` says stop (or the timeout). */
-async function readEvents(url: string, headers: Record<string, string>, until: (events: { id: string; data: any }[]) => boolean, timeoutMs = 20_000) {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), timeoutMs);
-  const events: { id: string; data: any }[] = [];
-  try {
-    const res = await fetch(url, { headers, signal: controller.signal });
-    expect(res.status).toBe(200);
-    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
-    const reader = res.body!.getReader();
-    let buffer = '';
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += Buffer.from(value).toString('utf8');
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const id = /^id: (.*)$/m.exec(block)?.[1];
-        const data = /^data: (.*)$/m.exec(block)?.[1];
-        if (id && data) events.push({ id, data: JSON.parse(data) });
-      }
-      if (until(events)) break;
-    }
-  } catch (e) {
-    if (!controller.signal.aborted) throw e;
-  } finally {
-    clearTimeout(timer);
-    controller.abort();
-  }
-  return events;
-}
 
 describe('agent CLI supervision over HTTP: live log tail, environment, circuit breaker, agent review', () => {
   let fixture: FixtureRepo;

@@ -1,0 +1,140 @@
+import { BadRequestException, Controller, Get, Headers, Inject, Query, Res } from '@nestjs/common';
+import { ApiHeader, ApiOkResponse, ApiOperation, ApiProduces, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ApiErrors, ApiStoreErrors } from '../common/api-errors';
+import { IsOptional, IsString, IsUUID, Matches, MaxLength } from 'class-validator';
+import type { Response } from 'express';
+import { formatSse, SseStream } from '../common/sse';
+import { TenantId } from '../common/tenant.decorator';
+import { APP_CONFIG, type AppConfig } from '../config/config';
+import { DependencyUnavailableError } from '../jobs/job.errors';
+import { Authenticated } from '../tenants/tenant-auth.guard';
+import { compareStreamIds, isStreamId, type StoredTenantEvent, type TenantEvent } from './tenant-event';
+import { TenantEventHub } from './tenant-event-hub';
+import { READ_BATCH, TenantEventLog } from './tenant-event-log';
+
+const KINDS = ['job', 'log'] as const;
+
+export class EventsQueryDto {
+  @ApiPropertyOptional({ description: 'Resume after this event id (as Last-Event-ID; the header wins).', example: '1764633600000-0' })
+  @IsOptional()
+  @Matches(/^\d{1,16}-\d{1,16}$/, { message: 'after must be an event id (<ms>-<seq>)' })
+  after?: string;
+
+  @ApiPropertyOptional({ description: 'Only this job\'s events.' })
+  @IsOptional()
+  @IsUUID('4', { message: 'jobId must be a job id (UUID v4)' })
+  jobId?: string;
+
+  @ApiPropertyOptional({ description: 'Comma-separated kinds to receive (default all): job, log.', example: 'job' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(50)
+  @Matches(/^(job|log)(,(job|log))*$/, { message: 'kinds must be a comma-separated list of job, log' })
+  kinds?: string;
+}
+
+/**
+ * The tenant's live events over Server-Sent Events (WHATWG HTML, "Server-sent events"): job
+ * transitions and log lines, fed from the commits through the tenant's Redis Stream. A client
+ * that falls behind by SSE_CLIENT_MAX_BUFFER_BYTES is disconnected and resumes with Last-Event-ID.
+ */
+@ApiTags('events')
+@Authenticated()
+@Controller('events')
+export class EventsController {
+  constructor(
+    private readonly log: TenantEventLog,
+    private readonly hub: TenantEventHub,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  @Get('stream')
+  @ApiOperation({
+    summary: 'Live events of the tenant (SSE): `event: job` ({ kind, jobId, state, version, transitions, … }) on every transition, `event: log` ({ kind, jobId, line }) per log line; `event: resync` when events since Last-Event-ID were trimmed (reload, then continue).',
+  })
+  @ApiProduces('text/event-stream')
+  @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'Resume after this event id (sent by EventSource on reconnect).' })
+  @ApiOkResponse({ description: 'text/event-stream; every event carrying its id.' })
+  @ApiErrors({ 400: 'A malformed Last-Event-ID, after, jobId or kinds; `errors` names it.' })
+  @ApiStoreErrors()
+  async stream(
+    @TenantId() tenantId: string,
+    @Query() q: EventsQueryDto,
+    @Headers('last-event-id') lastEventId: string | undefined,
+    @Res() res: Response,
+  ): Promise<void> {
+    if (lastEventId !== undefined && !isStreamId(lastEventId)) {
+      throw new BadRequestException({
+        statusCode: 400,
+        error: 'Bad Request',
+        message: 'Last-Event-ID must be an event id (<ms>-<seq>) this stream sent',
+        errors: [{ field: 'Last-Event-ID', messages: ['must match ^\\d+-\\d+$'] }],
+      });
+    }
+    const after = lastEventId ?? q.after;
+    const kinds = new Set(q.kinds ? q.kinds.split(',') : KINDS);
+    const wanted = (e: TenantEvent) => kinds.has(e.kind) && (!q.jobId || e.jobId === q.jobId);
+
+    // Subscribe before reading the backlog, holding live events until it is sent: an event is
+    // either in the backlog or arrives live, and one that is both is sent once (by id).
+    let live = false;
+    const held: StoredTenantEvent[] = [];
+    let sent = after ?? '0-0';
+    let stream: SseStream | undefined;
+    const send = (batch: StoredTenantEvent[]) => {
+      let out = '';
+      for (const stored of batch) {
+        if (compareStreamIds(stored.id, sent) <= 0) continue;
+        sent = stored.id;
+        if (wanted(stored.event)) out += wireFormat(stored);
+      }
+      stream!.sendFormatted(out);
+    };
+    let unsubscribe: () => void;
+    try {
+      unsubscribe = await this.hub.subscribe(tenantId, (batch) => (live ? send(batch) : held.push(...batch)));
+    } catch (e) {
+      throw new DependencyUnavailableError('redis', e);
+    }
+    stream = new SseStream(res, { maxBufferedBytes: this.config.SSE_CLIENT_MAX_BUFFER_BYTES, keepAliveMs: 15_000 });
+    stream.onClose(unsubscribe);
+    try {
+      if (after) {
+        const oldest = await this.log.oldestId(tenantId);
+        if (oldest && compareStreamIds(after, oldest) < 0) {
+          // Entries after `after` may have been trimmed: the client must reload what it shows.
+          stream.send({ event: 'resync', data: { reason: 'events after Last-Event-ID were trimmed', oldest } });
+        }
+        for (;;) {
+          const batch = await this.log.after(tenantId, sent, READ_BATCH);
+          send(batch);
+          if (batch.length < READ_BATCH || stream.isClosed) break;
+          await stream.drained(); // the backlog goes at the client's pace
+        }
+      }
+      live = true;
+      send(held.splice(0));
+    } catch {
+      stream.close();
+    }
+  }
+}
+
+/**
+ * The wire format of each stored event, computed once however many clients it goes to (a batch's
+ * events are the same objects for every subscriber of the tenant; see TenantEventHub).
+ */
+const formatted = new WeakMap<StoredTenantEvent, string>();
+
+/** A job event as one SSE event (its stored JSON as data), a batch of log lines as one per line (the id on the last). */
+function wireFormat(stored: StoredTenantEvent): string {
+  let text = formatted.get(stored);
+  if (text !== undefined) return text;
+  const e = stored.event;
+  text =
+    e.kind === 'log'
+      ? e.lines.map((line, i) => formatSse({ ...(i === e.lines.length - 1 ? { id: stored.id } : {}), event: 'log', data: { kind: 'log', jobId: e.jobId, line } })).join('')
+      : formatSse({ id: stored.id, event: e.kind, data: e }, stored.json);
+  formatted.set(stored, text);
+  return text;
+}
