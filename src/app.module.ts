@@ -8,19 +8,25 @@ import { JobArtifactsController } from './artifacts/job-artifacts.controller';
 import { AttemptsModule } from './attempts/attempts.module';
 import { JobAttemptsController } from './attempts/job-attempts.controller';
 import { DomainExceptionFilter } from './common/http-exception.filter';
+import { EventsController } from './events/events.controller';
+import { EventsModule } from './events/events.module';
 import { LOG_REDACT_PATHS, serializeRequest } from './common/log-redaction';
 import { AppConfigModule } from './config/config.module';
 import { HealthController } from './health/health.controller';
 import { JobsController } from './jobs/jobs.controller';
 import { JobsService } from './jobs/jobs.service';
 import { MongoModule } from './jobs/mongo.module';
+import { ObservabilityModule } from './observability/observability.module';
+import { traceLogFields } from './observability/trace-context';
 import { JobLogsController } from './logs/job-logs.controller';
 import { LogsModule } from './logs/logs.module';
 import { STAGES, type Stage } from './lifecycle/job.types';
 import { DeadlineProcessor } from './queues/deadline.processor';
+import { FleetController } from './queues/fleet.controller';
 import { QueuesModule } from './queues/queues.module';
 import { StatechartsController } from './statecharts/statecharts.controller';
 import { TenantsModule } from './tenants/tenants.module';
+import { WhoamiController } from './tenants/whoami.controller';
 import { GithubWebhookController } from './webhooks/github-webhook.controller';
 
 /** What one process runs. */
@@ -53,6 +59,7 @@ export class AppModule {
             customLogLevel: () => 'debug',
             redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' },
             serializers: { req: serializeRequest },
+            mixin: traceLogFields, // observability: trace_id / span_id of the active span on every log line
             ...(process.stdout.isTTY ? { transport: { target: 'pino-pretty', options: { singleLine: true } } } : {}),
           },
         }),
@@ -62,11 +69,24 @@ export class AppModule {
         AttemptsModule,
         TenantsModule,
         AgentsModule,
+        EventsModule,
         QueuesModule.register({ workers: options.stages, sweeper: options.sweeper ?? options.stages.length > 0 }),
+        ObservabilityModule.forRoot({ api: options.api }), // GET /metrics, metrics and tracing hooks (src/observability)
         ...(options.api ? [TerminusModule] : []),
       ],
       controllers: options.api
-        ? [JobsController, JobLogsController, JobAttemptsController, JobArtifactsController, GithubWebhookController, HealthController, StatechartsController]
+        ? [
+            JobsController,
+            JobLogsController,
+            JobAttemptsController,
+            JobArtifactsController,
+            EventsController,
+            FleetController,
+            WhoamiController,
+            GithubWebhookController,
+            HealthController,
+            StatechartsController,
+          ]
         : [],
       providers: [JobsService, { provide: APP_FILTER, useClass: DomainExceptionFilter }, ...(options.stages.length ? [DeadlineProcessor] : [])],
       exports: [JobsService],

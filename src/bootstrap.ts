@@ -9,6 +9,7 @@ import { AppModule, type AppOptions } from './app.module';
 import { validateConfig, type AppConfig } from './config/config';
 import { createValidationPipe } from './common/validation';
 import { redisOptionsFromUrl } from './queues/redis-connection';
+import { mountOperatorPages } from './dashboard/operator-pages';
 
 /** A dependency that could not be reached at start; `message` says what to do. */
 export class PreflightError extends Error {}
@@ -69,7 +70,10 @@ export async function createApp(options: AppOptions): Promise<INestApplication> 
   app.useLogger(app.get(Logger));
   app.useBodyParser('json', { limit: config.BODY_LIMIT_BYTES });
   app.useGlobalPipes(createValidationPipe());
-  if (options.api) setupOpenApi(app);
+  if (options.api) {
+    setupOpenApi(app);
+    mountOperatorPages(app, config);
+  }
   // On SIGTERM/SIGINT: stop taking messages, let running calls finish or release them, close,
   // then exit 0 (by default Nest re-raises the signal, so the process would die with 143).
   app.enableShutdownHooks([], { useProcessExit: true });

@@ -1,3 +1,5 @@
+// Tracing first (before Nest and the modules it instruments load); does nothing unless OTEL_EXPORTER_OTLP_ENDPOINT is set.
+import './observability/tracing';
 import 'reflect-metadata';
 import { parseArgs } from 'node:util';
 import { createApp, preflight, PreflightError } from './bootstrap';

@@ -49,9 +49,9 @@ export class ServiceProcess {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  private static start(env: NodeJS.ProcessEnv, port: number, logFile: string): ServiceProcess {
+  private static start(env: NodeJS.ProcessEnv, port: number, logFile: string, args: string[]): ServiceProcess {
     const out = fs.createWriteStream(logFile, { flags: 'a' });
-    const child = spawn(process.execPath, [MAIN_JS], { cwd: ROOT, env: { ...env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [MAIN_JS, ...args], { cwd: ROOT, env: { ...env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
     const s = new ServiceProcess(child, port, logFile);
     const collect = (chunk: Buffer) => {
       out.write(chunk);
@@ -69,12 +69,20 @@ export class ServiceProcess {
   /**
    * Starts the service and waits until GET /healthz answers 200.
    * @param onStart called with each started process (so the caller can stop it on interrupt).
+   * @param args arguments of `node dist/main.js` (e.g. `--role=api`); default: API and every stage.
    * @throws ScriptAbort when it exits or does not answer within `healthTimeoutMs`.
    */
-  static async boot(env: NodeJS.ProcessEnv, logFile: string, healthTimeoutMs: number, onStart: (s: ServiceProcess) => void, say: (l: string) => void): Promise<ServiceProcess> {
+  static async boot(
+    env: NodeJS.ProcessEnv,
+    logFile: string,
+    healthTimeoutMs: number,
+    onStart: (s: ServiceProcess) => void,
+    say: (l: string) => void,
+    args: string[] = [],
+  ): Promise<ServiceProcess> {
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
-      const s = ServiceProcess.start(env, port, logFile);
+      const s = ServiceProcess.start(env, port, logFile, args);
       onStart(s);
       const deadline = Date.now() + healthTimeoutMs;
       while (Date.now() < deadline && !s.exited) {

@@ -1,5 +1,6 @@
 import { Controller, Get, Param } from '@nestjs/common';
-import { ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ApiErrors, ApiStoreErrors } from '../common/api-errors';
 import { jobIdPipe } from '../common/job-id.pipe';
 import { TenantId } from '../common/tenant.decorator';
 import { JobsService } from '../jobs/jobs.service';
@@ -44,6 +45,7 @@ export class AttemptDto {
  */
 @ApiTags('jobs')
 @Authenticated()
+@ApiStoreErrors()
 @Controller('jobs')
 export class JobAttemptsController {
   constructor(
@@ -54,7 +56,7 @@ export class JobAttemptsController {
   @Get(':id/attempts')
   @ApiOperation({ summary: 'Stage attempts: worker, processes (pid, host), heartbeat, status, duration, usage, error.' })
   @ApiOkResponse({ type: [AttemptDto] })
-  @ApiNotFoundResponse()
+  @ApiErrors({ 404: true })
   async list(@TenantId() tenantId: string, @Param('id', jobIdPipe) id: string): Promise<AttemptDto[]> {
     await this.jobs.get(tenantId, id);
     return (await this.attempts.listForJob(id)).map((a) => ({

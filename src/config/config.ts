@@ -152,6 +152,35 @@ export const configSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Largest accepted request body, bytes. */
   BODY_LIMIT_BYTES: int(1_000_000, 1),
+  /**
+   * Bearer token (or Basic password, any user) of the operator pages: Bull Board at /admin/queues.
+   * Empty: those pages answer 503 saying to set it. At least 16 characters when set.
+   */
+  ADMIN_TOKEN: z.union([z.literal(''), z.string().min(16, 'ADMIN_TOKEN must be empty or at least 16 characters')]).default(''),
+  /** Entries kept in each tenant's event stream (Redis Stream, approximate trim): how far back Last-Event-ID can resume. */
+  EVENTS_STREAM_MAXLEN: int(10_000, 100),
+  /** An SSE client (GET /events/stream, log streams) with this many bytes unsent is disconnected rather than buffered. */
+  SSE_CLIENT_MAX_BUFFER_BYTES: int(1_000_000, 1024),
+  /** Directory of the built dashboard served at /ui (default: ui/dist of the repository). */
+  UI_DIR: z.string().default(''),
+  // --- observability (src/observability, README "Observability") ---
+  /** When set, `GET /metrics` requires `Authorization: Bearer <METRICS_TOKEN>`; empty: open, like /healthz. */
+  METRICS_TOKEN: z.string().default(''),
+  /**
+   * A process without the API (`--role=worker`) serves its own `GET /metrics` on this port, on all
+   * interfaces (0 = none). API processes serve /metrics on PORT.
+   */
+  METRICS_PORT: int(0, 0),
+  /** ms the per-state job counts of `aicd_jobs` are reused between scrapes (a recount reads `jobs`: see src/observability/job-state-counts.ts); 0 = count on every scrape. */
+  METRICS_JOB_COUNTS_TTL_MS: int(10_000, 0),
+  /**
+   * OTLP/HTTP base URL (e.g. `http://collector:4318`; spans go to `<it>/v1/traces`, JSON). Unset:
+   * tracing is off and no OpenTelemetry SDK is loaded. Read from the environment by
+   * src/observability/tracing.ts before anything else loads; validated here with the rest.
+   */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
+  /** `service.name` of the exported spans. */
+  OTEL_SERVICE_NAME: z.string().min(1).default('aicd-orchestrator'),
 });
 
 export type AppConfig = z.infer<typeof configSchema>;

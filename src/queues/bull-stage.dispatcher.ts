@@ -48,6 +48,11 @@ export class BullStageDispatcher extends StageDispatcher {
     return this.queues[stage];
   }
 
+  /** Every queue this service uses: one per stage, then the deadline queue. */
+  allQueues(): { stage: Stage | null; queue: Queue }[] {
+    return [...(Object.entries(this.queues) as [Stage, Queue][]).map(([stage, queue]) => ({ stage, queue })), { stage: null, queue: this.deadlines as Queue }];
+  }
+
   async dispatch(job: JobRecord, options: DispatchOptions = {}): Promise<StageMessage | null> {
     const stage = pendingStage(job);
     if (!stage) return null;

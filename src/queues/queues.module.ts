@@ -15,6 +15,8 @@ import { StageRunner } from './stage-runner';
 import { Sweeper } from './sweeper';
 import { SERVED_STAGES, STAGE_PROCESSOR_INSTANCES, WorkerLauncher } from './worker-launcher';
 import { WorkerRegistry } from './worker-registry';
+import { bullTelemetry } from '../observability/trace-context';
+import { QueueDepths } from './queue-depths';
 
 /**
  * Refuses to start when a state of the statechart invokes an actor but has no stage (and so no
@@ -56,6 +58,7 @@ export class QueuesModule {
       { provide: STAGE_PROCESSOR_INSTANCES, inject: processors, useFactory: (...instances: unknown[]) => instances },
       WorkerLauncher,
       WorkerRegistry,
+      QueueDepths,
       ...(options.sweeper ? [Sweeper] : []),
     ];
     return {
@@ -66,13 +69,14 @@ export class QueuesModule {
           useFactory: (config: AppConfig) => ({
             connection: redisOptionsFromUrl(config.REDIS_URL) as Record<string, unknown>,
             prefix: config.QUEUE_PREFIX,
+            telemetry: bullTelemetry(), // observability: bullmq-otel when tracing is on (trace context travels in each message), else undefined
           }),
         }),
         ...STAGES.map((s) => BullModule.registerQueue({ name: STAGE_QUEUE[s] })),
         BullModule.registerQueue({ name: DEADLINE_QUEUE }),
       ],
       providers,
-      exports: [StageDispatcher, CancellationBus, BullStageDispatcher, RunningCalls, WorkerRegistry, ...(options.sweeper ? [Sweeper] : [])],
+      exports: [StageDispatcher, CancellationBus, BullStageDispatcher, RunningCalls, WorkerRegistry, QueueDepths, ...(options.sweeper ? [Sweeper] : [])],
       global: true,
     };
   }

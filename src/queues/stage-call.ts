@@ -14,6 +14,7 @@ import type { AttemptHandle } from '../attempts/attempt-tracker';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import type { JobContext, JobWorkspace, ReviewResult, Stage, StageFault, StageInput, StageOutput, StageUsage } from '../lifecycle/job.types';
 import { ToolCircuitOpenError } from '../tools/tool.port';
+import { Telemetry } from '../observability/telemetry';
 
 /** Why a call was stopped from outside, if it was. */
 export type CallAbort = 'external' | 'timeout' | null;
@@ -71,6 +72,8 @@ export class StageCalls {
     @Inject(AGENT) private readonly agent: Agent,
     @Inject(PULL_REQUEST_GATEWAY) private readonly gateway: PullRequestGateway,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    /** Observability hook (src/observability): span, duration and usage of each agent call. */
+    private readonly telemetry: Telemetry,
   ) {}
 
   actor(p: StageCallParams) {
@@ -103,7 +106,9 @@ export class StageCalls {
         observer,
       };
       try {
-        const result = await this.call(p.stage, ctx, input, context.review ?? null, opts);
+        // Observability hook (src/observability/telemetry.ts): span `aicd.agent_call <stage>`, aicd_agent_call_duration_seconds, usage counters.
+        const call = () => this.call(p.stage, ctx, input, context.review ?? null, opts);
+        const result = await this.telemetry.agentCall({ stage: p.stage, jobId: input.jobId, attempt: p.attempt, tool: p.handle.record.tool, idempotencyKey: opts.idempotencyKey }, call, () => p.handle.reportedUsage);
         const usage = sumUsage(p.handle.reportedUsage, p.priorUsage);
         return { result, attempt: p.attempt, ...(usage ? { usage } : {}), ...(workspace ? { workspace } : {}) };
       } catch (e) {

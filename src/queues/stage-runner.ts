@@ -16,6 +16,7 @@ import { RunningCalls } from './cancellation';
 import { RecentCommits } from './recent-commits';
 import { StageCalls } from './stage-call';
 import { SERVED_STAGES } from './worker-launcher';
+import { Telemetry } from '../observability/telemetry';
 import type { JobRecord } from '../jobs/job.record';
 
 /** What happened to one stage message. */
@@ -69,6 +70,8 @@ export class StageRunner {
     private readonly tracker: AttemptTracker,
     private readonly attempts: StageAttemptRepository,
     private readonly reaper: OrphanReaper,
+    /** Observability hook (src/observability): a span and a duration per stage attempt, see runOnce. */
+    private readonly telemetry: Telemetry,
   ) {}
 
   /**
@@ -218,7 +221,13 @@ export class StageRunner {
    * what an earlier one of this job left running (a worker killed mid-call), and adds the usage of
    * the earlier failed attempts of this stage visit to its own.
    */
-  private async runOnce(stage: Stage, record: JobRecord, attempt: number, maxAttempts: number, controller: AbortController, redelivered = false): Promise<Step> {
+  private runOnce(stage: Stage, record: JobRecord, attempt: number, maxAttempts: number, controller: AbortController, redelivered = false): Promise<Step> {
+    // Observability hook (src/observability/telemetry.ts): span `aicd.stage <stage>` + aicd_stage_duration_seconds.
+    return this.telemetry.stage({ stage, jobId: record.id, attempt, version: record.version, tool: this.toolOf(stage) }, () => this.runAttempt(stage, record, attempt, maxAttempts, controller, redelivered));
+  }
+
+  /** {@link runOnce} without the observability wrapper. */
+  private async runAttempt(stage: Stage, record: JobRecord, attempt: number, maxAttempts: number, controller: AbortController, redelivered: boolean): Promise<Step> {
     if (controller.signal.aborted) return { kind: 'aborted' }; // cancelled before the call started
     let snapshot;
     try {

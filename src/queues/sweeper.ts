@@ -6,6 +6,7 @@ import { JobRepository } from '../jobs/job.repository';
 import { pendingStage } from '../jobs/pending-stage';
 import { BullStageDispatcher } from './bull-stage.dispatcher';
 import { stageMessageId } from './stage-queues';
+import { Telemetry } from '../observability/telemetry';
 
 /** What one sweep did. */
 export interface SweepReport {
@@ -47,6 +48,8 @@ export class Sweeper implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly dispatcher: BullStageDispatcher,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly attempts: StageAttemptRepository,
+    /** Observability hook (src/observability): counts each sweep's repairs. */
+    private readonly telemetry: Telemetry,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -94,6 +97,7 @@ export class Sweeper implements OnApplicationBootstrap, OnModuleDestroy {
         report.enqueued++;
       }
     }
+    this.telemetry.sweep(report); // observability hook: aicd_sweeper_repairs_total{kind}
     return report;
   }
 

@@ -1,8 +1,5 @@
 import { BadRequestException, Controller, Get, NotFoundException, Param, Query, Res } from '@nestjs/common';
 import {
-  ApiBadRequestResponse,
-  ApiConflictResponse,
-  ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
   ApiParam,
@@ -11,6 +8,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
+import { ApiErrors, ApiStoreErrors } from '../common/api-errors';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -53,8 +51,11 @@ export class StatechartsController {
   @ApiQuery({ name: 'format', enum: STATECHART_FORMATS, required: false, description: 'Default mmd.' })
   @ApiProduces('text/plain', 'application/xml', 'application/json', 'image/svg+xml')
   @ApiOkResponse({ description: 'The diagram (text/plain for mmd, application/xml for scxml, application/json for json, image/svg+xml for svg).' })
-  @ApiNotFoundResponse({ description: '{ code: STATECHART_NOT_FOUND } for an unknown machine (or an svg not exported).' })
-  @ApiBadRequestResponse({ description: '{ code: BAD_FORMAT } for a format other than mmd, scxml, json, svg.' })
+  @ApiErrors({
+    404: '{ code: STATECHART_NOT_FOUND } for an unknown machine (or an svg not exported).',
+    400: '{ code: BAD_FORMAT } for a format other than mmd, scxml, json, svg; `errors` names format.',
+    500: true,
+  })
   async statechart(
     @Param('machine') machine: string,
     @Query('format') format: string | undefined,
@@ -81,8 +82,11 @@ export class StatechartsController {
   })
   @ApiProduces('text/plain')
   @ApiOkResponse({ description: 'Mermaid stateDiagram-v2 (text/plain).' })
-  @ApiNotFoundResponse({ description: 'No such job for this tenant.' })
-  @ApiConflictResponse({ description: '{ code: UNKNOWN_MACHINE_VERSION }: the job was written by a machine version this build cannot read.' })
+  @ApiErrors({
+    404: true,
+    409: '{ code: UNKNOWN_MACHINE_VERSION }: the job was written by a machine version this build cannot read.',
+  })
+  @ApiStoreErrors()
   async jobStatechart(@TenantId() tenantId: string, @Param('id', jobIdPipe) id: string, @Res({ passthrough: true }) res: Response): Promise<string> {
     const job = await this.jobs.get(tenantId, id);
     // A snapshot this build cannot read is refused here too (409 UNKNOWN_MACHINE_VERSION): its

@@ -1,5 +1,6 @@
 import { applyDecorators, BadRequestException, CanActivate, ExecutionContext, Inject, Injectable, UnauthorizedException, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ApiBearerAuth } from '@nestjs/swagger';
+import { ApiErrors } from '../common/api-errors';
 import type { Response } from 'express';
 import { TENANT_HEADER, type TenantRequest } from '../common/tenant.decorator';
 import { APP_CONFIG, type AppConfig } from '../config/config';
@@ -73,6 +74,9 @@ export function Authenticated(): ClassDecorator & MethodDecorator {
   return applyDecorators(
     UseGuards(TenantAuthGuard),
     ApiBearerAuth(),
-    ApiUnauthorizedResponse({ description: 'Missing or invalid `Authorization: Bearer <api key>` ({ code: AUTH_REQUIRED | INVALID_API_KEY }).' }),
+    ApiErrors({
+      401: 'Missing or invalid `Authorization: Bearer <api key>` ({ code: AUTH_REQUIRED | INVALID_API_KEY }); `errors` names Authorization.',
+      400: 'Only with ALLOW_TENANT_HEADER=true (development): a missing or malformed X-Tenant-Id; `errors` names it.',
+    }),
   );
 }

@@ -1,5 +1,7 @@
 import { Controller, Headers, HttpCode, Inject, Post, Req, UnauthorizedException, BadRequestException } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiHeader, ApiOperation, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiBody, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiErrors, ApiStoreErrors } from '../common/api-errors';
+import { JsonBody } from '../common/json-body.guard';
 import { Webhooks } from '@octokit/webhooks';
 import type { RawBodyRequest } from '@nestjs/common';
 import type { Request } from 'express';
@@ -75,7 +77,13 @@ export class GithubWebhookController {
   @ApiHeader({ name: 'X-GitHub-Delivery', required: false })
   @ApiHeader({ name: 'X-Hub-Signature-256', required: false, description: 'Required when GITHUB_WEBHOOK_SECRET is set.' })
   @ApiAcceptedResponse({ description: '{ accepted, jobId, tenantId, created } or { accepted: false, ignored }' })
-  @ApiUnauthorizedResponse({ description: 'Missing or bad signature.' })
+  @ApiBody({ description: 'The delivery\'s JSON payload (configure the webhook with content type application/json).', schema: { type: 'object' } })
+  @JsonBody()
+  @ApiErrors({
+    400: 'No X-GitHub-Event, or a payload that is not the event\'s shape; `errors` names the field.',
+    401: 'X-Hub-Signature-256 is missing or does not match ({ code: BAD_SIGNATURE }).',
+  })
+  @ApiStoreErrors()
   async receive(
     @Req() req: RawBodyRequest<Request>,
     @Headers('x-github-event') event: string | undefined,
