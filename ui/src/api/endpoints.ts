@@ -1,0 +1,71 @@
+import { apiBlob, apiJson, apiText } from './client';
+import type {
+  Artifact,
+  JobCounts,
+  JobDetail,
+  JobPage,
+  LogPage,
+  QueueInfo,
+  StageAttempt,
+  SubmitJobInput,
+  WorkerInfo,
+} from './types';
+
+/** Filters of the job list and its counts (query parameters of `GET /jobs` and `GET /jobs/counts`). */
+export interface JobFilters {
+  state?: string;
+  repositoryId?: string;
+  createdFrom?: string;
+  createdTo?: string;
+  updatedFrom?: string;
+  updatedTo?: string;
+}
+
+const job = (id: string) => `/jobs/${encodeURIComponent(id)}`;
+
+export const api = {
+  whoami: (key: string, signal?: AbortSignal) => apiJson<{ tenantId: string }>('/whoami', { key, ...(signal ? { signal } : {}) }),
+
+  listJobs: (filters: JobFilters, page: { limit: number; cursor?: string | undefined }, signal?: AbortSignal) =>
+    apiJson<JobPage>('/jobs', { query: { ...filters, limit: page.limit, cursor: page.cursor }, ...(signal ? { signal } : {}) }),
+
+  /** Counts ignore the state filter (they are the counts per state). */
+  countJobs: ({ state: _state, ...filters }: JobFilters, signal?: AbortSignal) =>
+    apiJson<JobCounts>('/jobs/counts', { query: { ...filters }, ...(signal ? { signal } : {}) }),
+
+  submitJob: (input: SubmitJobInput) => apiJson<JobDetail>('/jobs', { method: 'POST', body: input }),
+
+  getJob: (id: string, signal?: AbortSignal) => apiJson<JobDetail>(job(id), signal ? { signal } : {}),
+
+  statechart: (id: string, signal?: AbortSignal) => apiText(`${job(id)}/statechart`, signal ? { signal } : {}),
+
+  attempts: (id: string, signal?: AbortSignal) => apiJson<StageAttempt[]>(`${job(id)}/attempts`, signal ? { signal } : {}),
+
+  logs: (id: string, q: { stage: string; attempt: number; after?: string | undefined; limit?: number }, signal?: AbortSignal) =>
+    apiJson<LogPage>(`${job(id)}/logs`, { query: { ...q }, ...(signal ? { signal } : {}) }),
+
+  artifacts: (id: string, signal?: AbortSignal) => apiJson<Artifact[]>(`${job(id)}/artifacts`, signal ? { signal } : {}),
+
+  /** The artifact id contains `:`: it is URL-encoded. */
+  artifactText: (id: string, artifactId: string, signal?: AbortSignal) =>
+    apiText(`${job(id)}/artifacts/${encodeURIComponent(artifactId)}`, signal ? { signal } : {}),
+
+  artifactBlob: (id: string, artifactId: string) => apiBlob(`${job(id)}/artifacts/${encodeURIComponent(artifactId)}`),
+
+  cancel: (id: string) => apiJson<JobDetail>(`${job(id)}/cancel`, { method: 'POST' }),
+
+  retry: (id: string) => apiJson<JobDetail>(`${job(id)}/retry`, { method: 'POST' }),
+
+  sendEvent: (id: string, event: { type: string; reason?: string; budgetUsd?: number | null; budgetTokens?: number | null }) =>
+    apiJson<JobDetail>(`${job(id)}/events`, { method: 'POST', body: event }),
+
+  workers: (signal?: AbortSignal) => apiJson<WorkerInfo[]>('/workers', signal ? { signal } : {}),
+
+  queues: (signal?: AbortSignal) => apiJson<QueueInfo[]>('/queues', signal ? { signal } : {}),
+};
+
+export const paths = {
+  logStream: (id: string, q: { stage: string; attempt: number }) =>
+    `${job(id)}/logs/stream?stage=${encodeURIComponent(q.stage)}&attempt=${q.attempt}`,
+  events: '/events/stream',
+};

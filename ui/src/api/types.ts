@@ -1,0 +1,238 @@
+/**
+ * The service's REST contract as the dashboard reads it (see README "API"). Times are ISO-8601
+ * strings. Kept by hand: the UI builds without the server's sources.
+ */
+
+export const JOB_STATES = ['QUEUED', 'PLANNING', 'CODING', 'REVIEWING', 'PR_OPEN', 'COMPLETED', 'FAILED', 'CANCELLED'] as const;
+export type JobState = (typeof JOB_STATES)[number];
+
+export const FINAL_STATES: readonly JobState[] = ['COMPLETED', 'CANCELLED'];
+
+/** External events a client may send (`POST /jobs/:id/events`). */
+export const EXTERNAL_EVENTS = ['START_PLANNING', 'START_CODING', 'START_REVIEWING', 'RETRY', 'MARK_COMPLETED', 'MARK_CANCELLED'] as const;
+export type ExternalEvent = (typeof EXTERNAL_EVENTS)[number];
+
+export const STAGES = ['planning', 'coding', 'reviewing', 'pr-open'] as const;
+export type Stage = (typeof STAGES)[number];
+
+export const STAGE_STATE: Record<Stage, JobState> = {
+  planning: 'PLANNING',
+  coding: 'CODING',
+  reviewing: 'REVIEWING',
+  'pr-open': 'PR_OPEN',
+};
+
+export function stageOfState(state: string): Stage | undefined {
+  return STAGES.find((s) => STAGE_STATE[s] === state);
+}
+
+export interface Issue {
+  id: string;
+  title: string;
+  body: string;
+  url: string;
+}
+
+export interface Transition {
+  from: JobState;
+  to: JobState;
+  event: string;
+  at: string;
+  /** Stage attempt (1-based); 0 for external events. */
+  attempt: number;
+  guard?: string;
+}
+
+export interface JobError {
+  code: string;
+  message: string;
+  stage: string;
+}
+
+export interface JobSummary {
+  id: string;
+  tenantId: string;
+  repositoryId: string;
+  branch: string | null;
+  state: JobState;
+  version: number;
+  issue: Issue;
+  error: JobError | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+  costUsd?: number;
+}
+
+export interface ArtifactRef {
+  id: string;
+  name: string;
+  contentType: string;
+  sha256: string;
+  bytes: number;
+}
+
+export interface Checks {
+  command: string;
+  exitCode: number | null;
+  passed: boolean;
+  durationMs: number;
+  outputTail: string;
+}
+
+export interface JobContextSummary {
+  plan: string[] | null;
+  planSummary: string | null;
+  changedFiles: string[] | null;
+  reviewApproved: boolean | null;
+  reviewComments: string[];
+  reviewRounds: number;
+  prUrl: string | null;
+  attempts: Record<string, number>;
+  failedStage: string | null;
+  usage: Usage;
+  budget: { usd: number | null; tokens: number | null };
+  workspace: { branch: string; baseBranch: string; baseCommit: string } | null;
+  commitSha: string | null;
+  diffStat: string | null;
+  diff: ArtifactRef | null;
+  checks: Checks | null;
+}
+
+export interface JobDetail extends JobSummary {
+  context: JobContextSummary;
+  acceptedEvents: string[];
+  history: Transition[];
+}
+
+export interface JobPage {
+  items: JobSummary[];
+  nextCursor: string | null;
+}
+
+export interface JobCounts {
+  total: number;
+  byState: Partial<Record<JobState, number>>;
+}
+
+export type AttemptStatus = 'running' | 'succeeded' | 'failed' | 'aborted' | 'dead';
+
+export interface AttemptProcess {
+  tool: string;
+  pid: number;
+  pgid: number | null;
+  host: string;
+  startedAt: string;
+  endedAt: string | null;
+  exitCode: number | null;
+  signal: string | null;
+  durationMs: number | null;
+}
+
+export interface StageAttempt {
+  id: string;
+  stage: Stage;
+  attempt: number;
+  version: number;
+  tool: string;
+  status: AttemptStatus;
+  host: string;
+  workerId: string;
+  processes: AttemptProcess[];
+  startedAt: string;
+  heartbeatAt: string;
+  endedAt: string | null;
+  durationMs: number | null;
+  usage: Usage | null;
+  error: { code: string; message: string } | null;
+  reaped?: { at: string; host: string; found: number; killed: number; remaining: number };
+}
+
+export type LogStream = 'stdout' | 'stderr' | 'system';
+
+export interface LogLine {
+  id: string;
+  at: string;
+  stage: Stage;
+  attempt: number;
+  stream: LogStream;
+  text: string;
+}
+
+export interface LogPage {
+  lines: LogLine[];
+  nextCursor: string | null;
+}
+
+export interface Artifact extends ArtifactRef {
+  stage?: string;
+  attempt?: number;
+  createdAt?: string;
+}
+
+export type BreakerState = 'closed' | 'open' | 'half-open' | 'isolated';
+
+export interface WorkerInfo {
+  id: string;
+  host: string;
+  pid: number;
+  stages: string[];
+  startedAt: string;
+  heartbeatAt: string;
+  alive: boolean;
+  breakers: Record<string, BreakerState>;
+}
+
+export interface QueueInfo {
+  name: string;
+  /** null for a queue that is not a stage (e.g. deadlines). */
+  stage: string | null;
+  /** Whether the queue is paused (waiting messages are not taken). */
+  paused?: boolean;
+  counts: { waiting: number; active: number; delayed: number; failed: number; completed: number; prioritized: number; paused?: number };
+}
+
+/** `event: job` of `GET /events/stream`. */
+export interface JobEvent {
+  kind: 'job';
+  jobId: string;
+  state: JobState;
+  version: number;
+  updatedAt: string;
+  repositoryId: string;
+  issueTitle: string;
+  transitions: Transition[];
+  created: boolean;
+  /** The error code once the job FAILED, else null. */
+  errorCode?: string | null;
+}
+
+/** `event: log` of `GET /events/stream`. */
+export interface LogEvent {
+  kind: 'log';
+  jobId: string;
+  line: LogLine;
+}
+
+export type LiveEvent = JobEvent | LogEvent;
+
+/** Error bodies: `{ statusCode, error, code?, message, errors? }`; a 409 ILLEGAL_EVENT adds the rest. */
+export interface ErrorBody {
+  statusCode?: number;
+  error?: string;
+  code?: string;
+  message?: string | string[];
+  errors?: { field: string; messages: string[] }[];
+  state?: string;
+  event?: string;
+  acceptedEvents?: string[];
+}
+
+export interface SubmitJobInput {
+  repositoryId: string;
+  issue: Issue;
+}
