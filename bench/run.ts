@@ -29,6 +29,14 @@
  *   BENCH_FLOOR=1           also measure the store floor (bench/lib/store-floor.ts): one lifecycle's MongoDB work alone
  *   BENCH_CLI_JOBS=30       the orchestration overhead around an agent CLI call (bench/lib/cli-overhead.ts): lifecycles
  *                           with a no-op AGENT_CLI=custom, one at a time, against the same script spawned raw (0 = skip)
+ *   BENCH_LIST_JOBS=10000   the dashboard's job list (bench/lib/dashboard.ts): jobs of one tenant seeded through the API
+ *                           (BENCH_LIST_REPOS=20 repositories, a fifth as many of another tenant), then BENCH_LIST_REQUESTS=200
+ *                           sequential requests per listing as the dashboard makes them (0 = skip)
+ *   BENCH_FANOUT_CLIENTS=100 SSE clients on GET /events/stream while the commit path runs, against none, side by side
+ *                           (BENCH_FANOUT_JOBS=300 lifecycles per round, BENCH_FANOUT_PARALLEL=32, BENCH_FANOUT_RUNS=5; 0 clients = skip)
+ *   BENCH_DASHBOARD_STORE=documentdb  the store of those two phases: a private FerretDB v2 + DocumentDB (../shared/docdb,
+ *                           or BENCH_DOCDB_DIR; real indexes: FerretDB v1 scans, ~1.3 s per listing of 12,000 jobs),
+ *                           the default when its start.sh exists; `same`: the store of the other phases
  *   BENCH_DEDICATED_REDIS=1 start a private redis-server (clean INFO commandstats), else use REDIS_URL
  *   BENCH_TIMEOUT_S=900     the run exits 3 with a message if it has no result by then
  *   BENCH_LABEL=…           free text stored with the result (e.g. the change being measured)
@@ -53,11 +61,14 @@ import {
   postgresReachable,
   startDedicatedFerretDb,
   startDedicatedRedis,
+  startDocumentDb,
+  docdbDir,
   sum,
   type RedisServer,
 } from './lib/measure';
 import { BaselineSystem, Completions, OrchestratorSystem, type BenchSystem } from './lib/systems';
 import { cliOverhead, type CliOverheadResult } from './lib/cli-overhead';
+import { fanoutBench, jobListBench, type DashboardBenchOptions, type FanoutResult, type JobListResult } from './lib/dashboard';
 import { storeFloor, type StoreFloorResult } from './lib/store-floor';
 import { totalCpuMs, type WorkerStats } from './lib/workers';
 
@@ -83,6 +94,14 @@ const cfg = {
   dedicatedRedis: (env.BENCH_DEDICATED_REDIS ?? '1') !== '0',
   floor: (env.BENCH_FLOOR ?? '1') !== '0',
   cliJobs: int('BENCH_CLI_JOBS', 30),
+  listJobs: int('BENCH_LIST_JOBS', 10_000),
+  listRepos: int('BENCH_LIST_REPOS', 20),
+  listRequests: int('BENCH_LIST_REQUESTS', 200),
+  fanoutClients: int('BENCH_FANOUT_CLIENTS', 100),
+  fanoutJobs: int('BENCH_FANOUT_JOBS', 300),
+  fanoutParallel: int('BENCH_FANOUT_PARALLEL', 32),
+  fanoutRuns: int('BENCH_FANOUT_RUNS', 5),
+  dashboardStore: env.BENCH_DASHBOARD_STORE ?? (fs.existsSync(path.join(docdbDir(ROOT), 'start.sh')) ? 'documentdb' : 'same'),
   store: env.BENCH_STORE ?? '',
   postgresUrl: env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
   ferretdbBin: env.BENCH_FERRETDB_BIN ?? '',
@@ -549,6 +568,26 @@ async function main(): Promise<void> {
       log(`  spawn → committed stage minus the CLI's own run time: planning p50 ${cli.overheadMs.planning.p50} ms (p95 ${cli.overheadMs.planning.p95}), coding p50 ${cli.overheadMs.coding.p50} ms (p95 ${cli.overheadMs.coding.p95})`);
     }
 
+    let dashboardStore: { uri: string; setup: string; stop(): Promise<void> } | undefined;
+    if ((cfg.listJobs > 0 || cfg.fanoutClients > 0) && cfg.dashboardStore === 'documentdb') {
+      log(`dashboard phases: starting FerretDB v2 + DocumentDB from ${docdbDir(ROOT)}`);
+      dashboardStore = await startDocumentDb(docdbDir(ROOT));
+    }
+    const dashboardOpts: DashboardBenchOptions = { redisUrl: redisServer.url, mongoUri: dashboardStore?.uri ?? mongoUri, prefix: `${runId}_dash`, log, ...cfg };
+    let jobList: (JobListResult & { store: string }) | undefined;
+    if (cfg.listJobs > 0) {
+      log(`job list: ${cfg.listJobs} jobs through POST /jobs, then ${cfg.listRequests} requests per listing`);
+      jobList = { ...(await jobListBench(dashboardOpts)), store: dashboardStore?.setup ?? versions.mongoWireServerSetup };
+      log(`  first page p50 ${jobList.firstPageMs.p50} ms (raw query ${jobList.rawFirstPageMs.p50} ms), counts p50 ${jobList.countsMs.p50} ms`);
+    }
+    let fanout: (FanoutResult & { store: string }) | undefined;
+    if (cfg.fanoutClients > 0) {
+      log(`SSE fan-out: ${cfg.fanoutJobs} lifecycles per round with 0 and ${cfg.fanoutClients} clients, ${cfg.fanoutRuns} times`);
+      fanout = { ...(await fanoutBench(dashboardOpts)), store: dashboardStore?.setup ?? versions.mongoWireServerSetup };
+      log(`  ${fanout.withoutClients}/s without, ${fanout.withClients}/s with ${fanout.clients} clients: ratio ${fanout.ratio}`);
+    }
+    await dashboardStore?.stop();
+
     // Medians per (system, procs).
     const key = (r: { system: string; procs?: number }) => `${r.system}|${r.procs ?? 1}`;
     const satMed = new Map<string, SaturatedResult>();
@@ -595,6 +634,8 @@ async function main(): Promise<void> {
       latency: [...latMed.values()],
       volume: vol,
       cliOverhead: cli,
+      jobList,
+      fanout,
       storeFloor: floor,
       raw: { saturated: sat, latency: lat, storeFloor: floors },
     };
@@ -606,10 +647,33 @@ async function main(): Promise<void> {
     if (latLow.length) console.log(`p50 ratio below capacity (orchestrator / ${baseline.name}): ${result.p50RatioBelowCapacity}`);
     console.log(report(result, { p1, p2, orch, baseline, baselines, satMed, latMed }));
     if (cli) console.log(cliReport(cli));
+    if (jobList || fanout) console.log(dashboardReport(jobList, fanout));
     console.log(`\nresults: ${path.relative(ROOT, file)} (total ${totalSeconds} s)`);
   } finally {
     await closeAll();
   }
+}
+
+function dashboardReport(l: (JobListResult & { store: string }) | undefined, f: (FanoutResult & { store: string }) | undefined): string {
+  const lines = ['', `dashboard (store: ${l?.store ?? f?.store}):`, '', '| measure | p50 ms | p95 ms | target |', '|---|---:|---:|---|'];
+  if (l) {
+    lines.push(
+      `| **job list, first page of 50 (${l.jobs} jobs of the tenant + ${l.otherTenantJobs} of another), GET /jobs over HTTP** | ${l.firstPageMs.p50} | ${l.firstPageMs.p95} | p50 ≤ 100 |`,
+      `| raw baseline: the same query through the MongoDB driver alone | ${l.rawFirstPageMs.p50} | ${l.rawFirstPageMs.p95} | |`,
+      `| a page 40 deep, by cursor | ${l.deepPageMs.p50} | ${l.deepPageMs.p95} | |`,
+      `| state filter (FAILED) | ${l.stateFilterMs.p50} | ${l.stateFilterMs.p95} | |`,
+      `| repository filter | ${l.repositoryFilterMs.p50} | ${l.repositoryFilterMs.p95} | |`,
+      `| GET /jobs/counts (8 counts) | ${l.countsMs.p50} | ${l.countsMs.p95} | |`,
+    );
+  }
+  if (f) {
+    lines.push('', '| SSE fan-out | lifecycles/s | target |', '|---|---:|---|');
+    lines.push(`| no SSE client (median of ${f.runs}) | ${f.withoutClients} | |`);
+    lines.push(`| ${f.clients} clients on GET /events/stream (each got ≥ ${f.minCompletedEventsPerClient}/${f.jobs} COMPLETED events per round) | ${f.withClients} | |`);
+    lines.push(`| **ratio** (of the medians) | ${f.ratio} | ≥ 0.9 |`);
+    lines.push(`| each run's ratio (its two rounds back to back); median | ${f.pairedRatios.join(', ')}; ${f.medianPairedRatio} | |`);
+  }
+  return lines.join('\n');
 }
 
 function cliReport(c: CliOverheadResult): string {

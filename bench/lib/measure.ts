@@ -234,3 +234,41 @@ export async function redisInfoField(redis: Redis, section: string, field: strin
   const info = await redis.info(section);
   return new RegExp(`^${field}:(.*)$`, 'm').exec(info)?.[1]?.trim();
 }
+
+/** Where the FerretDB v2 + DocumentDB scripts are (../shared/docdb beside the repository, or BENCH_DOCDB_DIR). */
+export function docdbDir(root: string): string {
+  return process.env.BENCH_DOCDB_DIR ?? path.resolve(root, '..', 'shared', 'docdb');
+}
+
+/**
+ * Starts a private FerretDB v2 + DocumentDB (PostgreSQL 15 with the DocumentDB extension: real
+ * indexes, atomic single-document updates) with `<dir>/install.sh` and `<dir>/start.sh` on free
+ * ports in a fresh data directory; `stop` runs `stop.sh` and removes it.
+ * @throws Error with the script's output when install or start fails.
+ */
+export async function startDocumentDb(dir: string): Promise<MongoWireServer & { setup: string }> {
+  const run = (args: string[], timeoutMs: number) => {
+    const r = spawnSync('bash', args, { encoding: 'utf8', timeout: timeoutMs });
+    if (r.status !== 0) throw new Error(`bash ${args.join(' ')} failed (${r.status ?? r.signal}):\n${(r.stderr ?? '').slice(-2000)}`);
+    return r.stdout;
+  };
+  run([path.join(dir, 'install.sh')], 600_000);
+  const data = path.join(os.tmpdir(), `aicd-bench-docdb-${process.pid}-${Date.now().toString(36)}`);
+  const [pgPort, mongoPort] = [await freePort(), await freePort()];
+  const out = run([path.join(dir, 'start.sh'), data, String(pgPort), String(mongoPort)], 120_000);
+  const uri = /MONGODB_URI=(\S+)/.exec(out)?.[1];
+  if (!uri) throw new Error(`start.sh printed no MONGODB_URI:\n${out.slice(-1000)}`);
+  const pid = Number(fs.readFileSync(path.join(data, 'ferretdb.pid'), 'utf8').trim());
+  process.stderr.write(`[bench] FerretDB v2 + DocumentDB on ${uri} (data ${data})\n`);
+  return {
+    uri,
+    pid,
+    setup: 'private FerretDB v2 + DocumentDB (PostgreSQL 15)',
+    cpuMs: () => procCpuMs(pid),
+    async stop() {
+      spawnSync('bash', [path.join(dir, 'stop.sh'), data], { encoding: 'utf8', timeout: 120_000 });
+      fs.rmSync(data, { recursive: true, force: true });
+    },
+  };
+}
+

@@ -70,6 +70,7 @@ export class ServiceProcess {
    * Starts the service and waits until GET /healthz answers 200.
    * @param onStart called with each started process (so the caller can stop it on interrupt).
    * @param args arguments of `node dist/main.js` (e.g. `--role=api`); default: API and every stage.
+   * @param firstPort the port of the first try (a free port is picked when omitted, and for retries).
    * @throws ScriptAbort when it exits or does not answer within `healthTimeoutMs`.
    */
   static async boot(
@@ -79,9 +80,10 @@ export class ServiceProcess {
     onStart: (s: ServiceProcess) => void,
     say: (l: string) => void,
     args: string[] = [],
+    firstPort?: number,
   ): Promise<ServiceProcess> {
     for (let attempt = 1; ; attempt++) {
-      const port = await freePort();
+      const port = attempt === 1 && firstPort ? firstPort : await freePort();
       const s = ServiceProcess.start(env, port, logFile, args);
       onStart(s);
       const deadline = Date.now() + healthTimeoutMs;

@@ -159,6 +159,12 @@ export const configSchema = z.object({
   ADMIN_TOKEN: z.union([z.literal(''), z.string().min(16, 'ADMIN_TOKEN must be empty or at least 16 characters')]).default(''),
   /** Entries kept in each tenant's event stream (Redis Stream, approximate trim): how far back Last-Event-ID can resume. */
   EVENTS_STREAM_MAXLEN: int(10_000, 100),
+  /**
+   * After each read of a tenant's event stream, its reader waits this long before the next one, so
+   * a burst of commits reaches each SSE client as one write instead of one per commit, ms (0: read
+   * again at once). The first event after a quiet spell is not delayed; later ones by at most this.
+   */
+  EVENTS_COALESCE_MS: int(50, 0),
   /** An SSE client (GET /events/stream, log streams) with this many bytes unsent is disconnected rather than buffered. */
   SSE_CLIENT_MAX_BUFFER_BYTES: int(1_000_000, 1024),
   /** Directory of the built dashboard served at /ui (default: ui/dist of the repository). */

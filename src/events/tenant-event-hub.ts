@@ -1,5 +1,6 @@
-import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import type Redis from 'ioredis';
+import { APP_CONFIG, type AppConfig } from '../config/config';
 import type { StoredTenantEvent } from './tenant-event';
 import { parseEntries, READ_BATCH, TenantEventLog } from './tenant-event-log';
 
@@ -21,14 +22,19 @@ const BLOCK_MS = 5000;
  * Fans a tenant's event stream out to every SSE client of this process: one XREAD BLOCK loop (one
  * Redis connection) per tenant with clients, however many clients it has, so 100 dashboards cost
  * Redis one reader. The loop starts at the newest entry when the first client subscribes and stops
- * when the last one leaves.
+ * when the last one leaves. After each read it waits EVENTS_COALESCE_MS (unless the read was full),
+ * so while commits stream in, a client gets one write per window rather than one per commit: at
+ * 100 clients the writes, not the reads, are the fan-out's cost (BENCHMARKS.md, "SSE fan-out").
  */
 @Injectable()
 export class TenantEventHub implements OnModuleDestroy {
   private readonly log = new Logger(TenantEventHub.name);
   private readonly readers = new Map<string, Promise<TenantReader>>();
 
-  constructor(private readonly events: TenantEventLog) {}
+  constructor(
+    private readonly events: TenantEventLog,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
 
   /**
    * Calls `listener` with every batch of the tenant's events appended from now on, until the
@@ -72,14 +78,15 @@ export class TenantEventHub implements OnModuleDestroy {
         if (!entries.length) continue;
         reader.position = entries[entries.length - 1][0];
         const batch = parseEntries(entries);
-        if (!batch.length) continue;
-        for (const l of [...reader.listeners]) {
+        for (const l of batch.length ? [...reader.listeners] : []) {
           try {
             l(batch);
           } catch (e) {
             this.log.warn(`event listener failed: ${e instanceof Error ? e.message : String(e)}`);
           }
         }
+        const coalesceMs = this.config.EVENTS_COALESCE_MS;
+        if (coalesceMs > 0 && entries.length < READ_BATCH && !reader.stopped) await new Promise((r) => setTimeout(r, coalesceMs).unref());
       } catch (e) {
         if (reader.stopped) return;
         this.log.debug(`event reader of ${tenantId}: ${e instanceof Error ? e.message : String(e)} (retrying)`);

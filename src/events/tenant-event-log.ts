@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import Redis from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { redisOptionsFromUrl, withTimeout } from '../queues/redis-connection';
@@ -33,7 +33,7 @@ export function parseEntries(entries: [string, string[]][]): StoredTenantEvent[]
  * nothing younger than the last EVENTS_STREAM_MAXLEN entries.
  */
 @Injectable()
-export class TenantEventLog implements OnModuleDestroy {
+export class TenantEventLog implements OnApplicationShutdown {
   private readonly log = new Logger(TenantEventLog.name);
   private writer?: Redis;
   private lastWarn = 0;
@@ -88,7 +88,8 @@ export class TenantEventLog implements OnModuleDestroy {
     return entries[0]?.[0] ?? '0-0';
   }
 
-  onModuleDestroy(): void {
+  /** Last of the shutdown hooks: the commits of the workers' drain (beforeApplicationShutdown) are still appended. */
+  onApplicationShutdown(): void {
     this.writer?.disconnect();
   }
 }
