@@ -16,11 +16,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import Redis from 'ioredis';
 import { MongoClient } from 'mongodb';
 import { MongoTenantRepository } from '../src/tenants/mongo-tenant.repository';
 import { issueApiKey } from '../src/tenants/tenant-admin';
 import { freePort } from './lib/free-port';
+import { dropRunData } from './lib/run-data';
 import { ScriptAbort, ServiceProcess } from './lib/service-process';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -55,16 +55,8 @@ async function main(): Promise<number> {
   let service: ServiceProcess | undefined;
   const stop = async () => {
     await service?.stop(20_000, say); // the service's own SHUTDOWN_GRACE_MS is 10 s
-    await mongo.db(PREFIX).dropDatabase().catch(() => undefined);
     await mongo.close();
-    const redis = new Redis(REDIS_URL);
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${PREFIX}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
-    redis.disconnect();
+    await dropRunData(MONGODB_URI, REDIS_URL, PREFIX, say);
   };
   try {
     service = await ServiceProcess.boot(

@@ -19,12 +19,12 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import Redis from 'ioredis';
 import { MongoClient } from 'mongodb';
 import { MongoTenantRepository } from '../src/tenants/mongo-tenant.repository';
 import { issueApiKey } from '../src/tenants/tenant-admin';
 import { findProcessesByMarker, isProcessAlive } from '../src/tools/process-table';
 import { createUuidFixture, FAKE_AGENT, uuidFixScript, type FixtureRepo } from './lib/fixture-repo';
+import { dropRunData } from './lib/run-data';
 import type { Answer, ServiceProcess } from './lib/service-process';
 
 /** What the demo gives this part. */
@@ -75,23 +75,7 @@ export async function realHands(d: RealHandsDeps): Promise<{ rows: RealHandsRow[
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'aicd-demo-hands-'));
   let fixture: FixtureRepo | undefined;
   const cleanup = async () => {
-    const mongo = new MongoClient(d.mongoUri, { serverSelectionTimeoutMS: 3000 });
-    await mongo.db(d.prefix).dropDatabase().catch(() => undefined);
-    await mongo.close().catch(() => undefined);
-    const redis = new Redis(d.redisUrl, { maxRetriesPerRequest: 1 });
-    redis.on('error', () => undefined);
-    try {
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${d.prefix}:*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length) await redis.del(...keys);
-      } while (cursor !== '0');
-    } catch {
-      /* best effort */
-    } finally {
-      redis.disconnect();
-    }
+    await dropRunData(d.mongoUri, d.redisUrl, d.prefix, d.say);
     fixture?.cleanup();
     rmSync(scratch, { recursive: true, force: true });
   };

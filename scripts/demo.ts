@@ -36,12 +36,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { WebhookDefinition } from '@octokit/webhooks-examples';
 import { Webhooks } from '@octokit/webhooks';
-import Redis from 'ioredis';
 import { MongoClient } from 'mongodb';
 import type { JobError, JobState, TransitionRecord } from '../src/lifecycle/job.types';
 import { MongoTenantRepository } from '../src/tenants/mongo-tenant.repository';
 import { issueApiKey } from '../src/tenants/tenant-admin';
 import { realHands } from './demo-real-hands';
+import { dropRunData } from './lib/run-data';
 import { MAIN_JS, ScriptAbort, ServiceProcess, type Answer } from './lib/service-process';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -145,33 +145,6 @@ function serviceEnv(secret: string): NodeJS.ProcessEnv {
 /** Starts a service (tracked for cleanup) and waits for GET /healthz = 200. */
 function bootService(env: NodeJS.ProcessEnv, logFile: string): Promise<ServiceProcess> {
   return ServiceProcess.boot(env, logFile, HEALTH_TIMEOUT_MS, (s) => services.push(s), say);
-}
-
-/** Drops the run's database and deletes its BullMQ keys. */
-async function dropRunData(): Promise<void> {
-  const mongo = new MongoClient(MONGODB_URI, { serverSelectionTimeoutMS: 3_000 });
-  try {
-    await mongo.db(PREFIX).dropDatabase();
-  } catch (e) {
-    say(`warning: could not drop database ${PREFIX}: ${(e as Error).message}`);
-  } finally {
-    await mongo.close().catch(() => undefined);
-  }
-  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
-  redis.on('error', () => undefined);
-  try {
-    await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${PREFIX}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
-  } catch (e) {
-    say(`warning: could not delete Redis keys ${PREFIX}:*: ${(e as Error).message}`);
-  } finally {
-    redis.disconnect();
-  }
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -568,7 +541,7 @@ let interruptedBy: NodeJS.Signals | undefined;
 function cleanup(keepLog: boolean): Promise<void> {
   cleaning ??= (async () => {
     for (const s of services) await s.stop(STOP_GRACE_MS, say);
-    await dropRunData();
+    await dropRunData(MONGODB_URI, REDIS_URL, PREFIX, say);
     for (const c of cleanups) await c().catch(() => undefined);
     for (const s of services) {
       if (!keepLog) fs.rmSync(s.logFile, { force: true });

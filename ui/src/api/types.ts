@@ -1,30 +1,17 @@
 /**
  * The service's REST contract as the dashboard reads it (see README "API"). Times are ISO-8601
- * strings. Kept by hand: the UI builds without the server's sources.
+ * strings. Kept by hand (the wire shapes: times as strings), except the states and stages, which come from
+ * the server's job.types.
  */
 
-export const JOB_STATES = ['QUEUED', 'PLANNING', 'CODING', 'REVIEWING', 'PR_OPEN', 'COMPLETED', 'FAILED', 'CANCELLED'] as const;
-export type JobState = (typeof JOB_STATES)[number];
-
-export const FINAL_STATES: readonly JobState[] = ['COMPLETED', 'CANCELLED'];
+// The states, stages and their mapping are the server's own (src/lifecycle/job.types.ts has no
+// imports, so the UI bundles it as it is): one list, not a copy to keep in step.
+export { FINAL_STATES, JOB_STATES, STAGE_STATE, STAGES, stageOfState, type JobState, type Stage } from '../../../src/lifecycle/job.types';
+import type { JobState, Stage } from '../../../src/lifecycle/job.types';
 
 /** External events a client may send (`POST /jobs/:id/events`). */
 export const EXTERNAL_EVENTS = ['START_PLANNING', 'START_CODING', 'START_REVIEWING', 'RETRY', 'MARK_COMPLETED', 'MARK_CANCELLED'] as const;
 export type ExternalEvent = (typeof EXTERNAL_EVENTS)[number];
-
-export const STAGES = ['planning', 'coding', 'reviewing', 'pr-open'] as const;
-export type Stage = (typeof STAGES)[number];
-
-export const STAGE_STATE: Record<Stage, JobState> = {
-  planning: 'PLANNING',
-  coding: 'CODING',
-  reviewing: 'REVIEWING',
-  'pr-open': 'PR_OPEN',
-};
-
-export function stageOfState(state: string): Stage | undefined {
-  return STAGES.find((s) => STAGE_STATE[s] === state);
-}
 
 export interface Issue {
   id: string;
