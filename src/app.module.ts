@@ -14,6 +14,7 @@ import { LOG_REDACT_PATHS, serializeRequest } from './common/log-redaction';
 import { AppConfigModule } from './config/config.module';
 import { HealthController } from './health/health.controller';
 import { JobsController } from './jobs/jobs.controller';
+import { BulkActions } from './jobs/bulk-actions';
 import { JobsService } from './jobs/jobs.service';
 import { MongoModule } from './jobs/mongo.module';
 import { ObservabilityModule } from './observability/observability.module';
@@ -88,7 +89,7 @@ export class AppModule {
             StatechartsController,
           ]
         : [],
-      providers: [JobsService, { provide: APP_FILTER, useClass: DomainExceptionFilter }, ...(options.stages.length ? [DeadlineProcessor] : [])],
+      providers: [JobsService, ...(options.api ? [BulkActions] : []), { provide: APP_FILTER, useClass: DomainExceptionFilter }, ...(options.stages.length ? [DeadlineProcessor] : [])],
       exports: [JobsService],
     };
   }

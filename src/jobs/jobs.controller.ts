@@ -11,6 +11,8 @@ import { CreateJobDto, JobCountsDto, JobDetailDto, JobFilterQueryDto, JobPageDto
 import type { JobListFilter } from './job.record';
 import { JOB_STATES } from '../lifecycle/job.types';
 import { toDetail, toSummary } from './job.presenter';
+import { BulkActions } from './bulk-actions';
+import { BulkActionDto, BulkResultDto } from './dto/bulk.dto';
 import { JobsService } from './jobs.service';
 
 
@@ -20,7 +22,10 @@ import { JobsService } from './jobs.service';
 @ApiStoreErrors()
 @Controller('jobs')
 export class JobsController {
-  constructor(private readonly jobs: JobsService) {}
+  constructor(
+    private readonly jobs: JobsService,
+    private readonly bulkActions: BulkActions,
+  ) {}
 
   @Post()
   @ApiOperation({ summary: 'Submit an issue; the job starts in QUEUED. A repeated idempotencyKey returns the existing job (200).' })
@@ -60,6 +65,29 @@ export class JobsController {
     const counts = await this.jobs.countByState(tenantId, filterOf(query));
     const byState = Object.fromEntries(JOB_STATES.map((s) => [s, counts[s] ?? 0])) as JobCountsDto['byState'];
     return { total: Object.values(byState).reduce((a, b) => a + b, 0), byState };
+  }
+
+  @Post('bulk')
+  @HttpCode(200)
+  @ApiOperation({
+    summary:
+      'Send MARK_CANCELLED or RETRY to every job matching the listing\'s filters (at most `limit`, most recently updated first). Each job goes through the same check and compare-and-set as its own action: those that do not accept the event are skipped with the code, none is half-changed. Repeat while `more`.',
+  })
+  @ApiOkResponse({ type: BulkResultDto })
+  @JsonBody()
+  @ApiErrors({ 400: 'An unknown type, a malformed or empty filter, or a limit out of 1–500; `errors` names the field (e.g. filter, filter.state, limit).' })
+  async bulk(@TenantId() tenantId: string, @Body() body: BulkActionDto): Promise<BulkResultDto> {
+    const filter = { ...filterOf(body.filter, 'filter.'), ...(body.filter.state ? { state: body.filter.state } : {}) };
+    if (Object.keys(filter).length === 0) {
+      throw new BadRequestException({
+        statusCode: 400,
+        error: 'Bad Request',
+        message: 'filter must name at least one of state, repositoryId, createdFrom, createdTo, updatedFrom, updatedTo',
+        errors: [{ field: 'filter', messages: ['must not be empty (an empty filter would act on every job)'] }],
+      });
+    }
+    const event = (body.type === 'MARK_CANCELLED' ? { type: body.type, ...(body.reason ? { reason: body.reason } : {}) } : { type: body.type }) as JobEvent;
+    return { type: body.type, ...(await this.bulkActions.send(tenantId, filter, event, body.limit ?? 100)) };
   }
 
   @Get(':id')
@@ -125,10 +153,10 @@ export class JobsController {
 }
 
 /**
- * The repository filter of a query. @throws BadRequestException naming the field when a range's
- * start is after its end.
+ * The repository filter of a query. @throws BadRequestException naming the field (after
+ * `fieldPrefix`, e.g. `filter.`) when a range's start is after its end.
  */
-function filterOf(query: JobFilterQueryDto): Omit<JobListFilter, 'state'> {
+function filterOf(query: JobFilterQueryDto, fieldPrefix = ''): Omit<JobListFilter, 'state'> {
   const date = (v?: string) => (v === undefined ? undefined : new Date(v));
   const filter = {
     repositoryId: query.repositoryId,
@@ -145,8 +173,8 @@ function filterOf(query: JobFilterQueryDto): Omit<JobListFilter, 'state'> {
       throw new BadRequestException({
         statusCode: 400,
         error: 'Bad Request',
-        message: `${field} is before ${field.replace('To', 'From')}`,
-        errors: [{ field, messages: [`must not be before ${field.replace('To', 'From')}`] }],
+        message: `${fieldPrefix}${field} is before ${fieldPrefix}${field.replace('To', 'From')}`,
+        errors: [{ field: `${fieldPrefix}${field}`, messages: [`must not be before ${field.replace('To', 'From')}`] }],
       });
     }
   }

@@ -134,6 +134,26 @@ describe('dashboard in Chromium', () => {
     await shot('job-cancelled');
   }, 60_000);
 
+  it('cancels every job matching a filter at once: confirmed, reported in words, rows turn CANCELLED live', async () => {
+    const ids: string[] = [];
+    for (const n of [110, 111]) {
+      const res = await api('POST', '/jobs', issueBody(n, 'mock: delay=60000', { repositoryId: 'acme/bulk' }));
+      ids.push(((await res.json()) as { id: string }).id);
+    }
+    await page.goto(`${base}/ui/#/jobs?repositoryId=acme%2Fbulk`);
+    for (const id of ids) await page.locator(`[data-testid="job-row"][data-job-id="${id}"]`).waitFor();
+    expect(await page.getByTestId('job-row').count()).toBe(2); // the filter holds: only acme/bulk
+    await page.getByTestId('bulk-MARK_CANCELLED').click();
+    await page.getByTestId('confirm-dialog').waitFor();
+    expect(await page.getByTestId('confirm-dialog').textContent()).toContain('the 2 jobs matching');
+    await page.getByTestId('confirm').click();
+    await expectText(page.getByTestId('bulk-result'), /^2 of 2 cancelled\.$/);
+    for (const id of ids) await expectAttr(page.locator(`[data-testid="job-row"][data-job-id="${id}"]`), 'data-state', 'CANCELLED', 15_000);
+    for (const id of ids) await waitForState(t, id, ['CANCELLED']);
+    await expectAttr(page.getByTestId('count-CANCELLED'), 'data-count', '2'); // the counts follow too
+    await shot('bulk-cancel');
+  }, 60_000);
+
   it('shows none of another tenant\'s jobs: not in the list, and its page says there is no such job', async () => {
     await page.goto(`${base}/ui/#/jobs`);
     await page.getByTestId('job-row').first().waitFor();

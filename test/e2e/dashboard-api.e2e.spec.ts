@@ -176,6 +176,53 @@ describe('dashboard API: whoami, filtered listing and counts, workers and queues
     expect(received).toBeLessThan(sent);
   }, 30_000);
 
+  it('POST /jobs/bulk cancels or retries every job matching a filter, each through its own compare-and-set; the rest are skipped with their code', async () => {
+    const initech = { authorization: `Bearer ${(await issueApiKey(t.app.get(TenantRepository), { tenantId: 'initech', repositories: [] })).apiKey}` };
+    const submit = async (n: number, repositoryId: string, body: string) => (await t.http.post('/jobs').set(initech).send({ ...issueBody(n, body), repositoryId }).expect(201)).body.id as string;
+    const failed = await submit(105, 'initech/slow', 'mock: fail=planning');
+    await waitForState(t, failed, ['FAILED']); // first: the slow ones below hold the planning workers
+    const slow = [await submit(101, 'initech/slow', 'mock: delay=60000'), await submit(102, 'initech/slow', 'mock: delay=60000'), await submit(103, 'initech/slow', 'mock: delay=60000')];
+    const other = await submit(104, 'initech/other', 'mock: delay=60000');
+    const bulk = (body: object, headers: Record<string, string> = initech) => t.http.post('/jobs/bulk').set(headers).send(body);
+
+    // Bad input: 400 naming the field; nothing changes.
+    expect((await bulk({ type: 'MARK_CANCELLED', filter: {} }).expect(400)).body.errors[0].field).toBe('filter');
+    expect(JSON.stringify((await bulk({ type: 'START_CODING', filter: { repositoryId: 'initech/slow' } }).expect(400)).body)).toContain('type');
+    expect(JSON.stringify((await bulk({ type: 'MARK_CANCELLED', filter: { state: 'DONE' } }).expect(400)).body)).toContain('filter.state');
+    expect(JSON.stringify((await bulk({ type: 'MARK_CANCELLED', filter: { state: 'QUEUED' }, limit: 0 }).expect(400)).body)).toContain('limit');
+    const inverted = await bulk({ type: 'MARK_CANCELLED', filter: { createdFrom: '2026-12-02T00:00:00Z', createdTo: '2026-12-01T00:00:00Z' } }).expect(400);
+    expect(inverted.body.errors[0].field).toBe('filter.createdTo');
+    // Another tenant's identical filter matches none of initech's jobs.
+    expect((await bulk({ type: 'MARK_CANCELLED', filter: { repositoryId: 'initech/slow' } }, globex).expect(200)).body).toEqual({ type: 'MARK_CANCELLED', matched: 0, applied: [], skipped: [], more: false });
+    for (const id of [...slow, other]) expect((await t.http.get(`/jobs/${id}`).set(initech).expect(200)).body.state).not.toBe('CANCELLED');
+
+    // RETRY by state: the failed job goes back to the stage it failed in; the others do not match.
+    const retry = (await bulk({ type: 'RETRY', filter: { state: 'FAILED', repositoryId: 'initech/slow' } }).expect(200)).body;
+    expect(retry).toEqual({ type: 'RETRY', matched: 1, applied: [{ jobId: failed, state: 'PLANNING' }], skipped: [], more: false });
+    expect((await t.http.get(`/jobs/${failed}/history`).set(initech).expect(200)).body.map((h: { event: string }) => h.event)).toContain('RETRY');
+
+    // A limit of 2: two of the four matching jobs, and `more`.
+    const first = (await bulk({ type: 'MARK_CANCELLED', filter: { repositoryId: 'initech/slow' }, limit: 2, reason: 'bulk test' }).expect(200)).body;
+    expect(first.matched).toBe(2);
+    expect(first.more).toBe(true);
+    expect(first.applied.length + first.skipped.length).toBe(2);
+    // Again without a limit: every matching job is applied or skipped, none twice; the cancelled ones are skipped as ILLEGAL_EVENT.
+    const second = (await bulk({ type: 'MARK_CANCELLED', filter: { repositoryId: 'initech/slow' } }).expect(200)).body;
+    expect(second.matched).toBe(4);
+    expect(second.more).toBe(false);
+    expect([...second.applied, ...second.skipped].map((j: { jobId: string }) => j.jobId).sort()).toEqual([...slow, failed].sort());
+    for (const a of first.applied as { jobId: string }[]) {
+      expect(second.skipped).toContainEqual(expect.objectContaining({ jobId: a.jobId, state: 'CANCELLED', code: 'ILLEGAL_EVENT', message: expect.stringContaining('MARK_CANCELLED') }));
+    }
+    for (const id of [...slow, failed]) {
+      const job = (await t.http.get(`/jobs/${id}`).set(initech).expect(200)).body;
+      expect(job.state).toBe('CANCELLED');
+      expect(job.history.filter((h: { event: string }) => h.event === 'MARK_CANCELLED')).toHaveLength(1); // applied once, never twice
+    }
+    expect((await t.http.get(`/jobs/${other}`).set(initech).expect(200)).body.state).not.toBe('CANCELLED'); // another repository
+    await t.http.post(`/jobs/${other}/cancel`).set(initech).expect(200);
+  });
+
   it('Bull Board at /admin/queues needs ADMIN_TOKEN (Bearer or Basic) and lists the service\'s queues', async () => {
     const none = await t.http.get('/admin/queues').expect(401);
     expect(none.headers['www-authenticate']).toMatch(/^Basic/);

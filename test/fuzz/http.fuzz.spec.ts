@@ -187,6 +187,7 @@ describe('fuzz: bad input never gets a 5xx and a rejected request changes nothin
           'POST /jobs/:id/cancel',
           'POST /jobs/:id/retry',
           'POST /jobs/:id/events',
+          'POST /jobs/bulk',
           'GET /statecharts/:machine',
           'GET /healthz',
           'ANY :path',
@@ -197,6 +198,23 @@ describe('fuzz: bad input never gets a 5xx and a rejected request changes nothin
           jsonish.map((v) => Buffer.from(JSON.stringify(v) ?? 'null')),
           fc.record({ type: fc.oneof(fc.constantFrom('MARK_CANCELLED', 'RETRY', 'START_PLANNING', 'START_CODING', 'MARK_COMPLETED', 'MARK_FAILED', 'EXPLODE'), jsonish), reason: fc.option(jsonish) }, { requiredKeys: ['type'] }).map((v) => Buffer.from(JSON.stringify(v))),
           bodyBytes(LIMIT),
+        ),
+        bulkBody: fc.oneof(
+          jsonish.map((v) => Buffer.from(JSON.stringify(v) ?? 'null')),
+          fc
+            .record(
+              {
+                type: fc.oneof(fc.constantFrom('MARK_CANCELLED', 'RETRY', 'START_CODING'), jsonish),
+                filter: fc.oneof(
+                  fc.record({ state: fc.oneof(fc.constantFrom('QUEUED', 'FAILED', 'DONE'), jsonish), repositoryId: fc.oneof(fc.constantFrom('acme/widgets', 'x'), jsonish), createdFrom: fc.oneof(fc.constantFrom('2026-01-01T00:00:00Z', 'yesterday'), jsonish) }, { requiredKeys: [] }),
+                  jsonish,
+                ),
+                limit: fc.oneof(fc.integer({ min: -5, max: 600 }), jsonish),
+                reason: jsonish,
+              },
+              { requiredKeys: ['type'] },
+            )
+            .map((v) => Buffer.from(JSON.stringify(v))),
         ),
         query: fc.oneof(
           fc.constant(''),
@@ -230,7 +248,7 @@ describe('fuzz: bad input never gets a 5xx and a rejected request changes nothin
           m = r.anyMethod;
           path = r.anyPath;
         } else if (method === 'GET') path = withQuery(path);
-        const body = r.endpoint.endsWith('/events') ? r.eventBody : m === 'GET' || m === 'HEAD' ? undefined : (r.body ?? undefined);
+        const body = r.endpoint.endsWith('/events') ? r.eventBody : r.endpoint.endsWith('/bulk') ? r.bulkBody : m === 'GET' || m === 'HEAD' ? undefined : (r.body ?? undefined);
         const headers: Record<string, string> = { ...r.extra };
         if (body) headers['content-type'] = r.ct;
         if (body && r.ce) headers['content-encoding'] = r.ce;

@@ -84,3 +84,24 @@ describe('action errors in words', () => {
     assert.equal(actionErrorText(some, 'RETRY'), 'Cannot send RETRY: the job is CODING, which accepts only MARK_CANCELLED or START_CODING.');
   });
 });
+
+describe('bulk action result in words', () => {
+  it('counts the applied and groups the skipped by code and state; says when more match', async () => {
+    const { bulkResultText } = await import('../src/jobs/bulkText');
+    assert.equal(
+      bulkResultText({
+        type: 'MARK_CANCELLED',
+        matched: 4,
+        applied: [{ jobId: 'a', state: 'CANCELLED' }],
+        skipped: [
+          { jobId: 'b', state: 'CANCELLED', code: 'ILLEGAL_EVENT', message: '' },
+          { jobId: 'c', state: 'CANCELLED', code: 'ILLEGAL_EVENT', message: '' },
+          { jobId: 'd', state: 'CODING', code: 'CONCURRENT_UPDATE', message: '' },
+        ],
+        more: true,
+      }),
+      '1 of 4 cancelled; 3 skipped: 2 ILLEGAL_EVENT (CANCELLED), 1 CONCURRENT_UPDATE (CODING). More jobs match: run it again.',
+    );
+    assert.equal(bulkResultText({ type: 'RETRY', matched: 2, applied: [{ jobId: 'a', state: 'PLANNING' }, { jobId: 'b', state: 'CODING' }], skipped: [], more: false }), '2 of 2 retried.');
+  });
+});

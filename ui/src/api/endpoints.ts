@@ -1,6 +1,7 @@
 import { apiBlob, apiJson, apiText } from './client';
 import type {
   Artifact,
+  BulkResult,
   JobCounts,
   JobDetail,
   JobPage,
@@ -58,6 +59,10 @@ export const api = {
 
   sendEvent: (id: string, event: { type: string; reason?: string; budgetUsd?: number | null; budgetTokens?: number | null }) =>
     apiJson<JobDetail>(`${job(id)}/events`, { method: 'POST', body: event }),
+
+  /** Sends MARK_CANCELLED or RETRY to every job matching `filter` (at most `limit`). */
+  bulk: (body: { type: 'MARK_CANCELLED' | 'RETRY'; filter: JobFilters; limit?: number; reason?: string }) =>
+    apiJson<BulkResult>('/jobs/bulk', { method: 'POST', body }),
 
   workers: (signal?: AbortSignal) => apiJson<WorkerInfo[]>('/workers', signal ? { signal } : {}),
 

@@ -223,3 +223,13 @@ export interface SubmitJobInput {
   repositoryId: string;
   issue: Issue;
 }
+
+/** `POST /jobs/bulk`: every matched job is in `applied` or `skipped`. */
+export interface BulkResult {
+  type: 'MARK_CANCELLED' | 'RETRY';
+  matched: number;
+  applied: { jobId: string; state: JobState }[];
+  skipped: { jobId: string; state: JobState; code: string; message: string }[];
+  /** More jobs matched than the limit. */
+  more: boolean;
+}

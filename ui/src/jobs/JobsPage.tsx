@@ -1,6 +1,7 @@
 import { useMemo } from 'react';
 import { useSearchParams } from 'react-router';
 import { ErrorBox } from '../common/ErrorBox';
+import { BulkActions } from './BulkActions';
 import { JobFiltersForm } from './JobFiltersForm';
 import { JobsTable } from './JobsTable';
 import { readFilters, toApiFilters, writeFilters, type FilterValues } from './filters';
@@ -25,6 +26,7 @@ export function JobsPage() {
         </div>
         <JobFiltersForm value={values} onChange={apply} />
         <StateCounts counts={counts.data} selected={values.state} onSelect={(state) => apply({ ...values, state })} />
+        <BulkActions filters={filters} counts={counts.data} />
         <ErrorBox error={counts.error} what="Counts" />
         <ErrorBox error={rows.error} what="Jobs" />
         {rows.data ? <JobsTable rows={rows.data.rows} /> : rows.loading ? <p className="muted">Loading…</p> : null}
