@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { IllegalEventError } from '../lifecycle/job.runtime';
-import type { JobEvent, JobState } from '../lifecycle/job.types';
+import type { JobEvent, JobState, TransitionActor } from '../lifecycle/job.types';
 import { UnknownMachineVersionError } from '../lifecycle/snapshot-migrations';
 import { ConcurrentUpdateError, JobNotFoundError } from './job.errors';
 import type { JobListFilter } from './job.record';
@@ -35,9 +35,10 @@ export class BulkActions {
   /**
    * @param filter the listing's filter (tenant-scoped by `tenantId`).
    * @param limit at most this many jobs, 1–500.
+   * @param actor who asked (`kind: 'bulk'`), recorded on each transition.
    * @throws DependencyUnavailableError when the store or Redis is down (jobs already changed stay changed).
    */
-  async send(tenantId: string, filter: JobListFilter, event: JobEvent, limit: number): Promise<BulkOutcome> {
+  async send(tenantId: string, filter: JobListFilter, event: JobEvent, limit: number, actor: TransitionActor): Promise<BulkOutcome> {
     const ids: { id: string; state: JobState }[] = [];
     let cursor: string | undefined;
     do {
@@ -54,7 +55,7 @@ export class BulkActions {
       while (next < matched.length) {
         const { id, state } = matched[next++];
         try {
-          const job = await this.jobs.send(tenantId, id, event);
+          const job = await this.jobs.send(tenantId, id, event, actor);
           outcome.applied.push({ jobId: id, state: job.state });
         } catch (e) {
           if (e instanceof IllegalEventError) outcome.skipped.push({ jobId: id, state: e.state, code: e.code, message: e.message });

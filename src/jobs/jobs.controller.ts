@@ -4,8 +4,8 @@ import { ApiErrors, ApiStoreErrors } from '../common/api-errors';
 import { JsonBody } from '../common/json-body.guard';
 import type { Response } from 'express';
 import { jobIdPipe } from '../common/job-id.pipe';
-import { TenantId } from '../common/tenant.decorator';
-import type { JobEvent } from '../lifecycle/job.types';
+import { RequestActor, TenantId } from '../common/tenant.decorator';
+import type { JobEvent, TransitionActor } from '../lifecycle/job.types';
 import { Authenticated } from '../tenants/tenant-auth.guard';
 import { CreateJobDto, JobCountsDto, JobDetailDto, JobFilterQueryDto, JobPageDto, ListJobsQueryDto, SendEventDto, TransitionDto } from './dto/job.dto';
 import type { JobListFilter } from './job.record';
@@ -76,7 +76,7 @@ export class JobsController {
   @ApiOkResponse({ type: BulkResultDto })
   @JsonBody()
   @ApiErrors({ 400: 'An unknown type, a malformed or empty filter, or a limit out of 1–500; `errors` names the field (e.g. filter, filter.state, limit).' })
-  async bulk(@TenantId() tenantId: string, @Body() body: BulkActionDto): Promise<BulkResultDto> {
+  async bulk(@TenantId() tenantId: string, @RequestActor() actor: TransitionActor, @Body() body: BulkActionDto): Promise<BulkResultDto> {
     const filter = { ...filterOf(body.filter, 'filter.'), ...(body.filter.state ? { state: body.filter.state } : {}) };
     if (Object.keys(filter).length === 0) {
       throw new BadRequestException({
@@ -87,7 +87,7 @@ export class JobsController {
       });
     }
     const event = (body.type === 'MARK_CANCELLED' ? { type: body.type, ...(body.reason ? { reason: body.reason } : {}) } : { type: body.type }) as JobEvent;
-    return { type: body.type, ...(await this.bulkActions.send(tenantId, filter, event, body.limit ?? 100)) };
+    return { type: body.type, ...(await this.bulkActions.send(tenantId, filter, event, body.limit ?? 100, { kind: 'bulk', id: actor.id })) };
   }
 
   @Get(':id')
@@ -112,8 +112,8 @@ export class JobsController {
   @ApiOperation({ summary: 'Send MARK_CANCELLED; a running agent call is aborted in whichever worker runs it.' })
   @ApiOkResponse({ type: JobDetailDto })
   @ApiErrors({ 404: true, 409: 'The job is in a final state ({ code: ILLEGAL_EVENT, state, acceptedEvents }), or changed meanwhile ({ code: CONCURRENT_UPDATE }).' })
-  cancel(@TenantId() tenantId: string, @Param('id', jobIdPipe) id: string): Promise<JobDetailDto> {
-    return this.sendAndShow(tenantId, id, { type: 'MARK_CANCELLED' });
+  cancel(@TenantId() tenantId: string, @RequestActor() actor: TransitionActor, @Param('id', jobIdPipe) id: string): Promise<JobDetailDto> {
+    return this.sendAndShow(tenantId, id, { type: 'MARK_CANCELLED' }, actor);
   }
 
   @Post(':id/retry')
@@ -121,8 +121,8 @@ export class JobsController {
   @ApiOperation({ summary: 'Send RETRY: from FAILED, resume at the stage that failed.' })
   @ApiOkResponse({ type: JobDetailDto })
   @ApiErrors({ 404: true, 409: 'The job is not FAILED ({ code: ILLEGAL_EVENT, state, acceptedEvents }), or changed meanwhile ({ code: CONCURRENT_UPDATE }).' })
-  retry(@TenantId() tenantId: string, @Param('id', jobIdPipe) id: string): Promise<JobDetailDto> {
-    return this.sendAndShow(tenantId, id, { type: 'RETRY' });
+  retry(@TenantId() tenantId: string, @RequestActor() actor: TransitionActor, @Param('id', jobIdPipe) id: string): Promise<JobDetailDto> {
+    return this.sendAndShow(tenantId, id, { type: 'RETRY' }, actor);
   }
 
   @Post(':id/events')
@@ -135,7 +135,7 @@ export class JobsController {
     404: true,
     409: 'The current state does not accept the event ({ code: ILLEGAL_EVENT, state, acceptedEvents }), or the job changed meanwhile ({ code: CONCURRENT_UPDATE }).',
   })
-  events(@TenantId() tenantId: string, @Param('id', jobIdPipe) id: string, @Body() body: SendEventDto): Promise<JobDetailDto> {
+  events(@TenantId() tenantId: string, @RequestActor() actor: TransitionActor, @Param('id', jobIdPipe) id: string, @Body() body: SendEventDto): Promise<JobDetailDto> {
     const event = (
       body.type === 'MARK_CANCELLED'
         ? { type: body.type, ...(body.reason ? { reason: body.reason } : {}) }
@@ -143,11 +143,11 @@ export class JobsController {
           ? { type: body.type, ...(body.budgetUsd !== undefined ? { budgetUsd: body.budgetUsd } : {}), ...(body.budgetTokens !== undefined ? { budgetTokens: body.budgetTokens } : {}) }
           : { type: body.type }
     ) as JobEvent;
-    return this.sendAndShow(tenantId, id, event);
+    return this.sendAndShow(tenantId, id, event, actor);
   }
 
-  private async sendAndShow(tenantId: string, id: string, event: JobEvent): Promise<JobDetailDto> {
-    const job = await this.jobs.send(tenantId, id, event);
+  private async sendAndShow(tenantId: string, id: string, event: JobEvent, actor: TransitionActor): Promise<JobDetailDto> {
+    const job = await this.jobs.send(tenantId, id, event, actor);
     return toDetail(job, this.jobs.acceptedFor(job));
   }
 }

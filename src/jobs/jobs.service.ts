@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { applyEvent, acceptedEvents, createJobSnapshot, JOB_MACHINE_VERSION } from '../lifecycle/job.runtime';
-import type { Issue, JobBudget, JobEvent, JobEventType, JobState, TransitionRecord } from '../lifecycle/job.types';
+import type { Issue, JobBudget, JobEvent, JobEventType, JobState, TransitionActor, TransitionRecord } from '../lifecycle/job.types';
 import { TenantRepository } from '../tenants/tenant.repository';
 import { branchName } from '../workspaces/branch-name';
 import { upgradeSnapshot } from '../lifecycle/snapshot-migrations';
@@ -119,28 +119,32 @@ export class JobsService {
    * @throws JobNotFoundError, IllegalEventError (not accepted in the current state),
    *   UnknownMachineVersionError, ConcurrentUpdateError, DependencyUnavailableError.
    */
-  send(tenantId: string, id: string, event: JobEvent): Promise<JobRecord> {
-    return this.sendTo(() => this.get(tenantId, id), event);
+  send(tenantId: string, id: string, event: JobEvent, actor: TransitionActor): Promise<JobRecord> {
+    return this.sendTo(() => this.get(tenantId, id), event, actor);
   }
 
   /**
    * Sends an event on the system's behalf (deadline watchdog), whatever the tenant.
    * @throws as {@link JobsService.send}.
    */
-  sendSystem(id: string, event: JobEvent): Promise<JobRecord> {
-    return this.sendTo(async () => {
-      const job = await this.jobs.findById(id);
-      if (!job) throw new JobNotFoundError(id);
-      return job;
-    }, event);
+  sendSystem(id: string, event: JobEvent, actor: TransitionActor): Promise<JobRecord> {
+    return this.sendTo(
+      async () => {
+        const job = await this.jobs.findById(id);
+        if (!job) throw new JobNotFoundError(id);
+        return job;
+      },
+      event,
+      actor,
+    );
   }
 
-  private async sendTo(load: () => Promise<JobRecord>, event: JobEvent): Promise<JobRecord> {
+  private async sendTo(load: () => Promise<JobRecord>, event: JobEvent, actor: TransitionActor): Promise<JobRecord> {
     let job = await load();
     for (let i = 0; i < CAS_RETRIES; i++, job = await load()) {
       const advance = applyEvent(upgradeSnapshot(job.machineVersion, job.snapshot), event);
       const at = new Date().toISOString();
-      const transitions: TransitionRecord[] = advance.transitions.map((t) => ({ ...t, at, attempt: 0 }));
+      const transitions: TransitionRecord[] = advance.transitions.map((t) => ({ ...t, at, attempt: 0, actor }));
       const committed = await this.jobs.commit(job, {
         state: advance.state,
         snapshot: advance.snapshot,

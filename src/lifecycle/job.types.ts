@@ -330,6 +330,19 @@ export interface TransitionRecord {
   attempt: number;
   /** Guard of the branch taken (`isApproved`, `isOverBudget(coding)`); absent when unguarded. */
   guard?: string;
+  /** Who caused it (the audit trail); absent on transitions committed before it was recorded. */
+  actor?: TransitionActor;
+}
+
+/**
+ * Who caused a transition: `api` (a tenant's request: `id` is `key:<first 8 hex of the key's
+ * SHA-256>`, or `header` in development mode), `bulk` (the same, through `POST /jobs/bulk`),
+ * `worker` (a stage's result: `id` is `<host>:<pid>`), `deadline` (the JOB_DEADLINE_MS watchdog),
+ * `webhook` (a GitHub delivery: `id` is its `X-GitHub-Delivery`, or `github`). Never a secret.
+ */
+export interface TransitionActor {
+  kind: 'api' | 'bulk' | 'worker' | 'deadline' | 'webhook';
+  id: string;
 }
 
 /**

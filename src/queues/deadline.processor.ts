@@ -48,7 +48,7 @@ export class DeadlineProcessor extends WorkerHost implements OnApplicationBootst
           message: `job did not finish within JOB_DEADLINE_MS (${this.config.JOB_DEADLINE_MS} ms) of submission`,
           stage: 'lifecycle',
         },
-      });
+      }, { kind: 'deadline', id: 'JOB_DEADLINE_MS' });
       this.log.warn(`job ${job.id} exceeded its deadline in ${job.state}`);
       return 'failed-job';
     } catch (e) {

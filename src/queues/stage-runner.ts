@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { hostname } from 'node:os';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { AttemptTracker, type AttemptHandle } from '../attempts/attempt-tracker';
@@ -6,7 +7,7 @@ import { OrphanReaper } from '../attempts/orphan-reaper';
 import { StageAttemptRepository } from '../attempts/stage-attempt.repository';
 import { jobMachine, JOB_MACHINE_VERSION } from '../lifecycle/job.machine';
 import { runStage } from '../lifecycle/job.runtime';
-import { STAGE_ACTOR_ID, type JobState, type Stage, type StageFault, type TransitionRecord } from '../lifecycle/job.types';
+import { STAGE_ACTOR_ID, type JobState, type Stage, type StageFault, type TransitionActor, type TransitionRecord } from '../lifecycle/job.types';
 import { upgradeSnapshot, UnknownMachineVersionError } from '../lifecycle/snapshot-migrations';
 import { JobRepository } from '../jobs/job.repository';
 import { pendingStage } from '../jobs/pending-stage';
@@ -18,6 +19,9 @@ import { StageCalls } from './stage-call';
 import { SERVED_STAGES } from './worker-launcher';
 import { Telemetry } from '../observability/telemetry';
 import type { JobRecord } from '../jobs/job.record';
+
+/** This process as the actor of the transitions its stages commit (the audit trail). */
+const WORKER_ACTOR: TransitionActor = { kind: 'worker', id: `${hostname()}:${process.pid}` };
 
 /** What happened to one stage message. */
 export type StageOutcome =
@@ -273,7 +277,7 @@ export class StageRunner {
     }
     if (run.kind !== 'advanced') throw new Error('unreachable');
     const at = new Date().toISOString();
-    const transitions: TransitionRecord[] = run.transitions.map((t) => ({ ...t, at, attempt }));
+    const transitions: TransitionRecord[] = run.transitions.map((t) => ({ ...t, at, attempt, actor: WORKER_ACTOR }));
     const [committed] = await Promise.all([
       this.jobs.commit(record, {
         state: run.state,

@@ -46,9 +46,10 @@ export class TenantAuthGuard implements CanActivate {
       if (!key || !API_KEY_PATTERN.test(key)) {
         throw unauthorized(res, 'INVALID_API_KEY', 'Authorization must be "Bearer <api key>" with a valid API key');
       }
-      const tenant = await this.tenants.findByApiKeyHash(hashApiKey(key));
+      const hash = hashApiKey(key);
+      const tenant = await this.tenants.findByApiKeyHash(hash);
       if (!tenant) throw unauthorized(res, 'INVALID_API_KEY', 'the API key is not valid');
-      req.tenant = { id: tenant.id, via: 'api-key' };
+      req.tenant = { id: tenant.id, via: 'api-key', keyId: hash.slice(0, 8) };
       return true;
     }
     if (this.config.ALLOW_TENANT_HEADER) {

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { JobsService } from '../jobs/jobs.service';
 import { IllegalEventError } from '../lifecycle/job.runtime';
-import type { JobEvent } from '../lifecycle/job.types';
+import type { JobEvent, TransitionActor } from '../lifecycle/job.types';
 import { TenantRepository } from '../tenants/tenant.repository';
 
 /** The part of a GitHub `issues` delivery we read. */
@@ -88,6 +88,7 @@ export class GithubWebhookController {
     @Req() req: RawBodyRequest<Request>,
     @Headers('x-github-event') event: string | undefined,
     @Headers('x-hub-signature-256') signature: string | undefined,
+    @Headers('x-github-delivery') delivery: string | undefined,
   ): Promise<WebhookAnswer> {
     if (this.webhooks) {
       const raw = req.rawBody?.toString('utf8') ?? '';
@@ -97,7 +98,9 @@ export class GithubWebhookController {
     if (!event) {
       throw new BadRequestException({ error: 'Bad Request', message: 'X-GitHub-Event header is required', errors: [{ field: 'X-GitHub-Event', messages: ['required'] }] });
     }
-    if (event === 'pull_request') return this.pullRequest(req.body);
+    // The delivery's GUID names the actor of what it causes (kept only when it looks like one).
+    const actor: TransitionActor = { kind: 'webhook', id: delivery && /^[\w-]{1,64}$/.test(delivery) ? delivery : 'github' };
+    if (event === 'pull_request') return this.pullRequest(req.body, actor);
     if (event !== 'issues') return { accepted: false, ignored: `event ${event} is not handled` };
     const p = parse(issuesPayload, req.body);
     const wanted = p.action === 'opened' || (p.action === 'labeled' && p.label?.name === this.config.GITHUB_WEBHOOK_LABEL);
@@ -120,7 +123,7 @@ export class GithubWebhookController {
    * final state, or one that does not accept the event in its state, is left alone (202,
    * `ignored` says why).
    */
-  private async pullRequest(body: unknown): Promise<WebhookAnswer> {
+  private async pullRequest(body: unknown, actor: TransitionActor): Promise<WebhookAnswer> {
     const p = parse(pullRequestPayload, body);
     if (p.action !== 'closed') return { accepted: false, ignored: `pull_request.${p.action} is not handled` };
     const job = await this.jobs.findByBranch(p.repository.full_name, p.pull_request.head.ref);
@@ -128,7 +131,7 @@ export class GithubWebhookController {
     const merged = p.pull_request.merged === true;
     const event: JobEvent = merged ? { type: 'MARK_COMPLETED' } : { type: 'MARK_CANCELLED', reason: `pull request #${p.pull_request.number} closed without merging` };
     try {
-      const after = await this.jobs.sendSystem(job.id, event);
+      const after = await this.jobs.sendSystem(job.id, event, actor);
       return { accepted: true, jobId: after.id, tenantId: after.tenantId, created: false };
     } catch (e) {
       if (e instanceof IllegalEventError) {

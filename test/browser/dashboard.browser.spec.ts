@@ -131,6 +131,7 @@ describe('dashboard in Chromium', () => {
     await waitForState(t, id, ['CANCELLED']);
     await page.locator('[data-testid="attempt"][data-status="aborted"]').first().waitFor({ timeout: 15_000 });
     await expectAttr(page.getByTestId('statechart'), 'data-current-state', 'CANCELLED', 15_000);
+    await expectText(page.getByTestId('timeline-actor').last(), /^by api key:[0-9a-f]{8}$/); // the audit trail: which key cancelled it
     await shot('job-cancelled');
   }, 60_000);
 

@@ -33,7 +33,7 @@ describe('job deadline across processes', () => {
     const firedAfterMs = Date.now() - upAt;
     expect(job.state).toBe('FAILED');
     expect(job.error).toEqual(expect.objectContaining({ code: 'JOB_DEADLINE_EXCEEDED', stage: 'lifecycle' }));
-    expect(job.history.at(-1)).toEqual(expect.objectContaining({ event: 'MARK_FAILED', to: 'FAILED' }));
+    expect(job.history.at(-1)).toEqual(expect.objectContaining({ event: 'MARK_FAILED', to: 'FAILED', actor: { kind: 'deadline', id: 'JOB_DEADLINE_MS' } }));
     expect(await replayHistory(job.history, job.snapshot.context.limits)).toEqual([]);
     await c.drain();
     // If planning had started in the worker, its call was aborted; nothing after planning ran.

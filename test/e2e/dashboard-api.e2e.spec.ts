@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { TenantEventLog } from '../../src/events/tenant-event-log';
 import { LogBus } from '../../src/logs/log-bus';
@@ -177,7 +178,9 @@ describe('dashboard API: whoami, filtered listing and counts, workers and queues
   }, 30_000);
 
   it('POST /jobs/bulk cancels or retries every job matching a filter, each through its own compare-and-set; the rest are skipped with their code', async () => {
-    const initech = { authorization: `Bearer ${(await issueApiKey(t.app.get(TenantRepository), { tenantId: 'initech', repositories: [] })).apiKey}` };
+    const initechKey = (await issueApiKey(t.app.get(TenantRepository), { tenantId: 'initech', repositories: [] })).apiKey;
+    const initech = { authorization: `Bearer ${initechKey}` };
+    const keyId = `key:${createHash('sha256').update(initechKey).digest('hex').slice(0, 8)}`;
     const submit = async (n: number, repositoryId: string, body: string) => (await t.http.post('/jobs').set(initech).send({ ...issueBody(n, body), repositoryId }).expect(201)).body.id as string;
     const failed = await submit(105, 'initech/slow', 'mock: fail=planning');
     await waitForState(t, failed, ['FAILED']); // first: the slow ones below hold the planning workers
@@ -199,7 +202,11 @@ describe('dashboard API: whoami, filtered listing and counts, workers and queues
     // RETRY by state: the failed job goes back to the stage it failed in; the others do not match.
     const retry = (await bulk({ type: 'RETRY', filter: { state: 'FAILED', repositoryId: 'initech/slow' } }).expect(200)).body;
     expect(retry).toEqual({ type: 'RETRY', matched: 1, applied: [{ jobId: failed, state: 'PLANNING' }], skipped: [], more: false });
-    expect((await t.http.get(`/jobs/${failed}/history`).set(initech).expect(200)).body.map((h: { event: string }) => h.event)).toContain('RETRY');
+    const retried = (await t.http.get(`/jobs/${failed}/history`).set(initech).expect(200)).body as { event: string; actor?: unknown }[];
+    // The audit trail: the worker's PLAN_FAILED, then the bulk RETRY by initech's key (its fingerprint, never the key).
+    expect(retried.find((h) => h.event === 'PLAN_FAILED')!.actor).toEqual({ kind: 'worker', id: `${hostname()}:${process.pid}` });
+    expect(retried.find((h) => h.event === 'RETRY')!.actor).toEqual({ kind: 'bulk', id: keyId });
+    expect(JSON.stringify(retried)).not.toContain(initechKey);
 
     // A limit of 2: two of the four matching jobs, and `more`.
     const first = (await bulk({ type: 'MARK_CANCELLED', filter: { repositoryId: 'initech/slow' }, limit: 2, reason: 'bulk test' }).expect(200)).body;
@@ -217,7 +224,7 @@ describe('dashboard API: whoami, filtered listing and counts, workers and queues
     for (const id of [...slow, failed]) {
       const job = (await t.http.get(`/jobs/${id}`).set(initech).expect(200)).body;
       expect(job.state).toBe('CANCELLED');
-      expect(job.history.filter((h: { event: string }) => h.event === 'MARK_CANCELLED')).toHaveLength(1); // applied once, never twice
+      expect(job.history.filter((h: { event: string }) => h.event === 'MARK_CANCELLED')).toEqual([expect.objectContaining({ actor: { kind: 'bulk', id: keyId } })]); // applied once, never twice
     }
     expect((await t.http.get(`/jobs/${other}`).set(initech).expect(200)).body.state).not.toBe('CANCELLED'); // another repository
     await t.http.post(`/jobs/${other}/cancel`).set(initech).expect(200);

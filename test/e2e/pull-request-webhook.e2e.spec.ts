@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import examples from '@octokit/webhooks-examples';
 import { issueBody, startTestApp, waitForState, type TestApp } from '../support/test-app';
 
@@ -23,7 +24,10 @@ describe('GitHub pull_request webhook', () => {
     payload.pull_request.merged = merged;
     payload.pull_request.head.ref = branch;
     payload.repository.full_name = repo;
-    return t.http.post('/webhooks/github').set({ 'x-github-event': 'pull_request', 'content-type': 'application/json' }).send(payload);
+    return t.http
+      .post('/webhooks/github')
+      .set({ 'x-github-event': 'pull_request', 'x-github-delivery': `72d3162e-cc78-11e3-81ab-4c9367dc0958-${branch.length}`, 'content-type': 'application/json' })
+      .send(payload);
   };
 
   async function jobAtPrOpen(n: number) {
@@ -40,6 +44,9 @@ describe('GitHub pull_request webhook', () => {
     expect(res.body).toEqual({ accepted: true, jobId: job.id, tenantId: 'acme', created: false });
     const done = await waitForState(t, job.id, ['COMPLETED']);
     expect(done.history.at(-1)).toEqual(expect.objectContaining({ from: 'PR_OPEN', to: 'COMPLETED', event: 'MARK_COMPLETED' }));
+    // The audit trail names the delivery, and the worker behind each stage's transition.
+    expect(done.history.at(-1)!.actor).toEqual({ kind: 'webhook', id: `72d3162e-cc78-11e3-81ab-4c9367dc0958-${job.branch!.length}` });
+    expect(done.history.at(-2)!.actor).toEqual({ kind: 'worker', id: `${hostname()}:${process.pid}` });
     const again = await deliver(job.branch!, true).expect(202);
     expect(again.body).toEqual(expect.objectContaining({ accepted: false, jobId: job.id, ignored: expect.stringContaining('COMPLETED') }));
   });

@@ -149,12 +149,22 @@ export class SendEventDto {
   budgetTokens?: number | null;
 }
 
+/** Who caused a transition (the audit trail). */
+export class TransitionActorDto {
+  @ApiProperty({ enum: ['api', 'bulk', 'worker', 'deadline', 'webhook'], description: 'api/bulk: a tenant\'s request (POST /jobs/bulk for bulk); worker: a stage\'s result; deadline: the JOB_DEADLINE_MS watchdog; webhook: a GitHub delivery.' })
+  kind!: 'api' | 'bulk' | 'worker' | 'deadline' | 'webhook';
+  @ApiProperty({ example: 'key:3f9a1c02', description: 'api/bulk: `key:<first 8 hex of the API key\'s SHA-256>` (or `header` in development mode); worker: `<host>:<pid>`; deadline: `JOB_DEADLINE_MS`; webhook: the X-GitHub-Delivery GUID (or `github`).' })
+  id!: string;
+}
+
 export class TransitionDto {
   @ApiProperty({ enum: JOB_STATES }) from!: JobState;
   @ApiProperty({ enum: JOB_STATES }) to!: JobState;
   @ApiProperty({ example: 'PLAN_SUCCEEDED' }) event!: string;
   @ApiProperty({ description: 'ISO-8601 commit time.' }) at!: string;
   @ApiProperty({ description: 'Stage attempt (1-based); 0 for external events.' }) attempt!: number;
+  @ApiPropertyOptional({ description: 'Guard of the branch taken (e.g. isApproved).' }) guard?: string;
+  @ApiPropertyOptional({ type: TransitionActorDto, description: 'Who caused it (absent on transitions recorded before the audit trail).' }) actor?: TransitionActorDto;
 }
 
 export class JobErrorDto {

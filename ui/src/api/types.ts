@@ -28,6 +28,8 @@ export interface Transition {
   /** Stage attempt (1-based); 0 for external events. */
   attempt: number;
   guard?: string;
+  /** Who caused it (the audit trail): a tenant's key, a bulk action, a worker, the deadline, a webhook delivery. */
+  actor?: { kind: 'api' | 'bulk' | 'worker' | 'deadline' | 'webhook'; id: string };
 }
 
 export interface JobError {

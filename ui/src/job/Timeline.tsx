@@ -58,10 +58,15 @@ export function Timeline({ job, attempts, selectedId, onSelect }: Props) {
               <div className="timeline-row">
                 <div className="timeline-label">
                   <StateBadge state={v.state} />
-                  <span className="muted small" title={`entered by ${v.enteredBy} at ${formatDateTime(v.from)}`}>
+                  <span className="muted small" title={`entered by ${v.enteredBy}${v.enteredActor ? ` from ${v.enteredActor}` : ''} at ${formatDateTime(v.from)}`} data-actor={v.enteredActor}>
                     {isFinalPoint ? formatTime(v.from) : `${formatDuration(dur)}${v.to ? '' : ' so far'}`}
                     {v.repeats ? ` · ${v.repeats} retr${v.repeats === 1 ? 'y' : 'ies'}` : ''}
                   </span>
+                  {v.enteredActor && !v.enteredActor.startsWith('worker ') ? (
+                    <span className="muted small" data-testid="timeline-actor">
+                      by {v.enteredActor}
+                    </span>
+                  ) : null}
                 </div>
                 <div className="timeline-track">
                   <span

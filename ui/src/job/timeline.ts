@@ -9,12 +9,19 @@ export interface Visit {
   to: string | null;
   /** The event that brought it here ("submitted" for the first). */
   enteredBy: string;
+  /** Who sent that event, in words ("api key:3f9a1c02", "worker vm:4242"); absent for the first visit and old records. */
+  enteredActor?: string;
   /** The event that took it away, and that stage visit's attempt. */
   leftBy?: string;
   leftAttempt?: number;
   guard?: string;
   /** Self-transitions (e.g. a retried stage) folded into this visit. */
   repeats: number;
+}
+
+/** A transition's actor in words: "api key:3f9a1c02", "bulk key:3f9a1c02", "worker vm:4242", "deadline JOB_DEADLINE_MS". */
+export function actorText(actor: { kind: string; id: string }): string {
+  return `${actor.kind} ${actor.id}`;
 }
 
 /** Visits in order: QUEUED from the creation, then one per transition of the history. */
@@ -31,7 +38,7 @@ export function visitsOf(job: Pick<JobDetail, 'createdAt' | 'history' | 'state'>
     cur.leftBy = t.event;
     cur.leftAttempt = t.attempt;
     if (t.guard) cur.guard = t.guard;
-    out.push({ state: t.to, from: t.at, to: null, enteredBy: t.event, repeats: 0 });
+    out.push({ state: t.to, from: t.at, to: null, enteredBy: t.event, ...(t.actor ? { enteredActor: actorText(t.actor) } : {}), repeats: 0 });
   }
   const last = out[out.length - 1]!;
   if (FINAL_STATES.includes(last.state)) last.to = last.from;
