@@ -50,6 +50,9 @@ export class SseStream {
     this.timer = setInterval(() => this.write(': keep-alive\n\n'), options.keepAliveMs);
     this.timer.unref();
     res.on('close', () => this.close());
+    // The client may have left while the route was still working (authentication, subscribing):
+    // its 'close' has fired already and will not again, so close now.
+    if (res.destroyed || res.socket?.destroyed) this.close();
   }
 
   get isClosed(): boolean {
@@ -75,11 +78,18 @@ export class SseStream {
     return text === '' ? !this.closed : this.write(text);
   }
 
-  /** Resolves once the bytes written so far have been handed to the socket, or the stream closed. */
-  drained(): Promise<void> {
+  /**
+   * Resolves once the bytes written so far have been handed to the socket, or the stream closed.
+   * A client that has not taken them within `timeoutMs` is disconnected (it stopped reading
+   * without falling `maxBufferedBytes` behind); it may resume with `Last-Event-ID`.
+   */
+  drained(timeoutMs = 30_000): Promise<void> {
     if (this.closed || this.res.writableLength === 0) return Promise.resolve();
     return new Promise((resolve) => {
+      const timer = setTimeout(() => this.close(), timeoutMs);
+      timer.unref();
       const done = () => {
+        clearTimeout(timer);
         this.res.off('drain', done);
         resolve();
       };

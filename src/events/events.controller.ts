@@ -13,6 +13,8 @@ import { TenantEventHub } from './tenant-event-hub';
 import { READ_BATCH, TenantEventLog } from './tenant-event-log';
 
 const KINDS = ['job', 'log'] as const;
+/** Live events held while the backlog is sent; past this they are dropped and re-read from Redis. */
+const HELD_MAX = 2 * READ_BATCH;
 
 export class EventsQueryDto {
   @ApiPropertyOptional({ description: 'Resume after this event id (as Last-Event-ID; the header wins).', example: '1764633600000-0' })
@@ -78,7 +80,9 @@ export class EventsController {
     // Subscribe before reading the backlog, holding live events until it is sent: an event is
     // either in the backlog or arrives live, and one that is both is sent once (by id).
     let live = false;
-    const held: StoredTenantEvent[] = [];
+    let held: StoredTenantEvent[] = [];
+    /** Set when live events came faster than the backlog went out: they are re-read from Redis. */
+    let overflowed = false;
     let sent = after ?? '0-0';
     let stream: SseStream | undefined;
     const send = (batch: StoredTenantEvent[]) => {
@@ -92,7 +96,15 @@ export class EventsController {
     };
     let unsubscribe: () => void;
     try {
-      unsubscribe = await this.hub.subscribe(tenantId, (batch) => (live ? send(batch) : held.push(...batch)));
+      unsubscribe = await this.hub.subscribe(tenantId, (batch) => {
+        if (live) return send(batch);
+        held.push(...batch);
+        if (held.length > HELD_MAX) {
+          // Every event is in the tenant's stream: drop what is held and read it again from there.
+          held = [];
+          overflowed = true;
+        }
+      });
     } catch (e) {
       throw new DependencyUnavailableError('redis', e);
     }
@@ -105,12 +117,18 @@ export class EventsController {
           // Entries after `after` may have been trimmed: the client must reload what it shows.
           stream.send({ event: 'resync', data: { reason: 'events after Last-Event-ID were trimmed', oldest } });
         }
+      }
+      // The backlog (after `after`), then whatever overflowed the held events meanwhile.
+      let reread = Boolean(after);
+      while (reread && !stream.isClosed) {
+        overflowed = false;
         for (;;) {
           const batch = await this.log.after(tenantId, sent, READ_BATCH);
           send(batch);
           if (batch.length < READ_BATCH || stream.isClosed) break;
           await stream.drained(); // the backlog goes at the client's pace
         }
+        reread = overflowed;
       }
       live = true;
       send(held.splice(0));

@@ -157,13 +157,27 @@ export class JobsController {
  * `fieldPrefix`, e.g. `filter.`) when a range's start is after its end.
  */
 function filterOf(query: JobFilterQueryDto, fieldPrefix = ''): Omit<JobListFilter, 'state'> {
-  const date = (v?: string) => (v === undefined ? undefined : new Date(v));
+  // ISO-8601 allows forms Date cannot read (20260201, 2026-W05, 2026-032): an Invalid Date would
+  // reach the store as 1970 and match everything, so it is a 400 naming the field.
+  const date = (v: string | undefined, field: string) => {
+    if (v === undefined) return undefined;
+    const d = new Date(v);
+    if (Number.isNaN(d.getTime())) {
+      throw new BadRequestException({
+        statusCode: 400,
+        error: 'Bad Request',
+        message: `${fieldPrefix}${field} must be a date-time such as 2026-12-01T00:00:00Z`,
+        errors: [{ field: `${fieldPrefix}${field}`, messages: ['must be a date-time such as 2026-12-01T00:00:00Z (extended ISO-8601 format)'] }],
+      });
+    }
+    return d;
+  };
   const filter = {
     repositoryId: query.repositoryId,
-    createdFrom: date(query.createdFrom),
-    createdTo: date(query.createdTo),
-    updatedFrom: date(query.updatedFrom),
-    updatedTo: date(query.updatedTo),
+    createdFrom: date(query.createdFrom, 'createdFrom'),
+    createdTo: date(query.createdTo, 'createdTo'),
+    updatedFrom: date(query.updatedFrom, 'updatedFrom'),
+    updatedTo: date(query.updatedTo, 'updatedTo'),
   };
   for (const [from, to, field] of [
     [filter.createdFrom, filter.createdTo, 'createdTo'],

@@ -50,7 +50,7 @@ export class BulkAppliedDto {
 export class BulkSkippedDto {
   @ApiProperty() jobId!: string;
   @ApiProperty({ enum: JOB_STATES, description: 'The job\'s state when the event was refused.' }) state!: JobState;
-  @ApiProperty({ example: 'ILLEGAL_EVENT', description: 'ILLEGAL_EVENT (the state does not accept it), CONCURRENT_UPDATE, JOB_NOT_FOUND (deleted meanwhile) or UNKNOWN_MACHINE_VERSION.' })
+  @ApiProperty({ example: 'ILLEGAL_EVENT', description: 'ILLEGAL_EVENT (the state does not accept it), CONCURRENT_UPDATE, JOB_NOT_FOUND (deleted meanwhile), UNKNOWN_MACHINE_VERSION; after an outage DEPENDENCY_UNAVAILABLE (the job it hit: outcome unknown) and NOT_ATTEMPTED (the jobs after it).' })
   code!: string;
   @ApiProperty({ description: 'Why, in words (e.g. "event RETRY is not accepted in state CANCELLED; accepted: none").' }) message!: string;
 }
