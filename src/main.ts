@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { createApp, preflight, PreflightError } from './bootstrap';
 import { validateConfig } from './config/config';
 import { STAGES, type Stage } from './lifecycle/job.types';
+import { StoreServerInfo } from './jobs/store-server';
 
 /**
  * Entry point. `node dist/main.js` runs the API and every stage worker in one process;
@@ -32,11 +33,11 @@ async function main(): Promise<void> {
   const app = await createApp({ api, stages: role === 'api' ? [] : stages });
   if (api) {
     await app.listen(config.PORT, '0.0.0.0');
-    console.log(`aicd-orchestrator listening on http://127.0.0.1:${config.PORT} (OpenAPI at /docs); workers: ${stages.join(', ') || 'none'}`);
+    console.log(`aicd-orchestrator listening on http://127.0.0.1:${config.PORT} (OpenAPI at /docs); workers: ${stages.join(', ') || 'none'}; store: ${app.get(StoreServerInfo).describe()}`);
   } else {
     await app.init();
     app.flushLogs(); // logs are buffered until flushed; only listen() flushes them by itself
-    console.log(`aicd-orchestrator worker running stages: ${stages.join(', ')}`);
+    console.log(`aicd-orchestrator worker running stages: ${stages.join(', ')}; store: ${app.get(StoreServerInfo).describe()}`);
   }
 }
 

@@ -5,6 +5,7 @@ import { freePort } from '../../scripts/lib/free-port';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import Redis from 'ioredis';
+import { startDocumentDb as startDocumentDbInstance } from '../../scripts/lib/docdb';
 
 /** Resolves after `ms` milliseconds. */
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -235,39 +236,19 @@ export async function redisInfoField(redis: Redis, section: string, field: strin
   return new RegExp(`^${field}:(.*)$`, 'm').exec(info)?.[1]?.trim();
 }
 
-/** Where the FerretDB v2 + DocumentDB scripts are (../shared/docdb beside the repository, or BENCH_DOCDB_DIR). */
-export function docdbDir(root: string): string {
-  return process.env.BENCH_DOCDB_DIR ?? path.resolve(root, '..', 'shared', 'docdb');
-}
+export { docdbDir } from '../../scripts/lib/docdb';
 
-/**
- * Starts a private FerretDB v2 + DocumentDB (PostgreSQL 15 with the DocumentDB extension: real
- * indexes, atomic single-document updates) with `<dir>/install.sh` and `<dir>/start.sh` on free
- * ports in a fresh data directory; `stop` runs `stop.sh` and removes it.
- * @throws Error with the script's output when install or start fails.
- */
+/** A private FerretDB v2 + DocumentDB for a bench phase (see scripts/lib/docdb.ts), with its CPU. */
 export async function startDocumentDb(dir: string): Promise<MongoWireServer & { setup: string }> {
-  const run = (args: string[], timeoutMs: number) => {
-    const r = spawnSync('bash', args, { encoding: 'utf8', timeout: timeoutMs });
-    if (r.status !== 0) throw new Error(`bash ${args.join(' ')} failed (${r.status ?? r.signal}):\n${(r.stderr ?? '').slice(-2000)}`);
-    return r.stdout;
-  };
-  run([path.join(dir, 'install.sh')], 600_000);
-  const data = path.join(os.tmpdir(), `aicd-bench-docdb-${process.pid}-${Date.now().toString(36)}`);
-  const [pgPort, mongoPort] = [await freePort(), await freePort()];
-  const out = run([path.join(dir, 'start.sh'), data, String(pgPort), String(mongoPort)], 120_000);
-  const uri = /MONGODB_URI=(\S+)/.exec(out)?.[1];
-  if (!uri) throw new Error(`start.sh printed no MONGODB_URI:\n${out.slice(-1000)}`);
-  const pid = Number(fs.readFileSync(path.join(data, 'ferretdb.pid'), 'utf8').trim());
-  process.stderr.write(`[bench] FerretDB v2 + DocumentDB on ${uri} (data ${data})\n`);
+  const db = await startDocumentDbInstance(dir, 'aicd-bench-docdb');
+  process.stderr.write(`[bench] FerretDB v2 + DocumentDB on ${db.uri} (data ${db.dataDir})\n`);
   return {
-    uri,
-    pid,
+    uri: db.uri,
+    pid: db.pid,
     setup: 'private FerretDB v2 + DocumentDB (PostgreSQL 15)',
-    cpuMs: () => procCpuMs(pid),
+    cpuMs: () => procCpuMs(db.pid),
     async stop() {
-      spawnSync('bash', [path.join(dir, 'stop.sh'), data], { encoding: 'utf8', timeout: 120_000 });
-      fs.rmSync(data, { recursive: true, force: true });
+      db.stop();
     },
   };
 }

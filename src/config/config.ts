@@ -17,6 +17,12 @@ export const configSchema = z.object({
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
   MONGODB_URI: z.string().min(1).default('mongodb://127.0.0.1:27017'),
   MONGODB_DB: z.string().min(1).default('aicd'),
+  /**
+   * The compare-and-set of commits. `auto`: one `updateOne({ _id, version })` when the server
+   * applies an update atomically with its filter (MongoDB, FerretDB v2 — told by `buildInfo` at
+   * startup), version claims otherwise (FerretDB v1). `version-claim`: claims on any server.
+   */
+  STORE_CAS: z.enum(['auto', 'version-claim']).default('auto'),
   /** Prefix of every BullMQ key, so several deployments (or test runs) share one Redis. */
   QUEUE_PREFIX: z.string().min(1).default('aicd'),
   /** `mock`: the scripted MockAgent. `cli`: a coding-agent CLI (AGENT_CLI) in a git worktree per job. */

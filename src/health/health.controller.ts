@@ -2,11 +2,13 @@ import { Controller, Get } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import { JobRepository } from '../jobs/job.repository';
+import { StoreServerInfo, storeServerName } from '../jobs/store-server';
 import { StageDispatcher } from '../jobs/stage-dispatcher.port';
 import { WorkerRegistry } from '../queues/worker-registry';
 
 /**
- * `GET /healthz`: 200 when Redis and MongoDB answer, 503 naming the one that does not; `tools`
+ * `GET /healthz`: 200 when Redis and MongoDB answer, 503 naming the one that does not (`mongodb`
+ * names the server and version, and the compare-and-set its commits use); `tools`
  * reports open circuit breakers of the live workers as `degraded` (still 200).
  */
 @ApiTags('health')
@@ -18,13 +20,14 @@ export class HealthController {
     private readonly jobs: JobRepository,
     private readonly dispatcher: StageDispatcher,
     private readonly registry: WorkerRegistry,
+    private readonly store: StoreServerInfo,
   ) {}
 
   @Get()
   @HealthCheck()
   check() {
     return this.health.check([
-      () => this.probe('mongodb', () => this.jobs.ping()),
+      () => this.probe('mongodb', () => this.jobs.ping(), { server: this.store.server ? storeServerName(this.store.server) : 'unknown', commits: this.store.commitMode ?? 'unknown' }),
       () => this.probe('redis', () => this.dispatcher.ping()),
       () => this.tools(),
     ]);
@@ -51,11 +54,11 @@ export class HealthController {
     return session.up({ degraded: notClosed.length > 0, breakers: notClosed, workers: workers.length });
   }
 
-  private async probe<K extends string>(key: K, ping: () => Promise<void>) {
+  private async probe<K extends string>(key: K, ping: () => Promise<void>, details: Record<string, string> = {}) {
     const session = this.indicator.check(key);
     try {
       await ping();
-      return session.up();
+      return session.up(details);
     } catch (e) {
       return session.down({ message: e instanceof Error ? e.message : String(e) });
     }

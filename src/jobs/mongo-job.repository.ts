@@ -1,43 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { Collection, Db, MongoBulkWriteError, MongoServerError } from 'mongodb';
-import { JOB_STATES, type JobError, type JobState, type TransitionRecord } from '../lifecycle/job.types';
+import { Collection, Db, MongoServerError } from 'mongodb';
+import { JOB_STATES, type JobState } from '../lifecycle/job.types';
 import type { PersistedJobSnapshot } from '../lifecycle/job.runtime';
 import { ACTIVE_JOB_STATES, type JobCommit, type JobListFilter, type JobListQuery, type JobPage, type JobRecord } from './job.record';
 import { InvalidCursorError, JobRepository, type JobCountQuery } from './job.repository';
+import type { JobDocument } from './job-document';
 import { decodeKeys, encodeKeys } from './snapshot-codec';
+import { VersionClaims, type CommitDocument, type CommitSet } from './version-claims';
 
-/** The stored shape of a job (collection `jobs`). Keys of `snapshot` are escaped, see snapshot-codec. */
-export interface JobDocument {
-  _id: string;
-  tenantId: string;
-  idempotencyKey: string;
-  repositoryId: string;
-  branch?: string | null;
-  state: JobState;
-  version: number;
-  machineVersion: string;
-  snapshot: Record<string, unknown>;
-  history: TransitionRecord[];
-  error: JobError | null;
-  createdAt: Date;
-  updatedAt: Date;
-}
+export type { JobDocument } from './job-document';
 
-/** The fields a commit sets on a job document. */
-type CommitSet = Pick<JobDocument, 'state' | 'snapshot' | 'machineVersion' | 'error' | 'history' | 'version' | 'updatedAt'> & {
-  /** Random id of the commit that wrote the document last: tells a writer whether it was its own. */
-  commitId: string;
-};
-
-/** A commit's claim on one version of a job (collection `job_commits`), deleted once applied. */
-interface CommitDocument {
-  /** `<jobId>:<version the commit starts from>`: the unique key that makes the claim exclusive. */
-  _id: string;
-  jobId: string;
-  fromVersion: number;
-  set: CommitSet;
-  at: Date;
-}
 
 export function toPersistence(job: JobRecord): JobDocument {
   return {
@@ -95,23 +67,17 @@ function decodeCursor(cursor: string): Cursor {
 }
 
 /**
- * {@link JobRepository} on the official `mongodb` driver. Uses only what MongoDB and FerretDB v1
- * share: a unique-`_id` insert that claims each version (see `commit`), single-document updates,
- * plain and unique compound indexes; no transactions, change streams, TTL or partial indexes.
+ * {@link JobRepository} on the official `mongodb` driver. Uses only what MongoDB and both FerretDB
+ * lines share: single-document updates, unique-`_id` inserts (the version claims of
+ * {@link VersionClaims} on FerretDB v1), plain and unique compound indexes; no sessions,
+ * transactions, change streams, TTL or partial indexes.
  */
 export class MongoJobRepository extends JobRepository {
   private readonly jobs: Collection<JobDocument>;
-  private readonly commits: Collection<CommitDocument>;
+  private readonly claims: VersionClaims;
+  /** One-operation compare-and-set (see {@link useAtomicCommits}); version claims until told. */
+  private atomic = false;
   private readonly admissions: Collection<{ _id: string; tenantId: string; at: Date }>;
-
-  /** Claims waiting for the insert in flight (see {@link claim}). */
-  private claimQueue: { doc: CommitDocument; resolve: (won: boolean) => void; reject: (e: unknown) => void }[] = [];
-  private claimInFlight = false;
-  /** Ids of applied claims not deleted yet (see {@link deleteClaimLater}). */
-  private appliedClaims: string[] = [];
-  private claimTimer?: NodeJS.Timeout;
-  /** Claim deletes in flight (see {@link flushClaims}). */
-  private readonly claimDeletes = new Set<Promise<void>>();
 
   /**
    * @param options.claimCleanupDelayMs how long an applied claim may wait to be deleted together
@@ -119,11 +85,11 @@ export class MongoJobRepository extends JobRepository {
    */
   constructor(
     private readonly db: Db,
-    private readonly options: { claimCleanupDelayMs?: number } = {},
+    options: { claimCleanupDelayMs?: number } = {},
   ) {
     super();
     this.jobs = db.collection<JobDocument>('jobs');
-    this.commits = db.collection<CommitDocument>('job_commits');
+    this.claims = new VersionClaims(db.collection<CommitDocument>('job_commits'), this.jobs, options);
     this.admissions = db.collection('job_admissions');
   }
 
@@ -205,16 +171,33 @@ export class MongoJobRepository extends JobRepository {
   }
 
   /**
-   * The compare-and-set. FerretDB v1 does not make `findOneAndUpdate` / `updateOne` atomic with
+   * Selects the compare-and-set once, at startup, from what the server is (see
+   * detectStoreServer): `true` — the server applies an update atomically with its filter (MongoDB,
+   * FerretDB v2), so a commit is one `updateOne({ _id, version })`; `false` (the default) — version
+   * claims (FerretDB v1).
+   */
+  useAtomicCommits(atomic: boolean): void {
+    this.atomic = atomic;
+  }
+
+  /** Which compare-and-set commits use: `one-operation` or `version-claim`. */
+  get commitMode(): 'one-operation' | 'version-claim' {
+    return this.atomic ? 'one-operation' : 'version-claim';
+  }
+
+  /**
+   * The compare-and-set. On a server that applies an update atomically with its filter
+   * ({@link useAtomicCommits}): one `updateOne({ _id, version: v }, { $set })`, which matches for
+   * exactly one writer of version v. Otherwise (FerretDB v1) version claims: FerretDB v1 does not make `findOneAndUpdate` / `updateOne` atomic with
    * their filter: under concurrency several writers see `{ version: v }` match and all "win"
    * (measured: 48 of 50 rounds of 10 racing writers; test/integration/mongo-job.repository.spec.ts).
    * An insert with a duplicate `_id` is refused atomically on both servers, so the commit first
    * claims the version by inserting `{ _id: "<jobId>:<version>" }` into `job_commits` (batched
-   * with concurrent claims, see {@link claim}), carrying the
+   * with concurrent claims, see {@link VersionClaims.claim}), carrying the
    * complete new field values; only the claim's winner then writes the job (`$set` of absolute
    * values, so re-applying the claim is harmless), and deletes the claim. A writer that stops
-   * between claim and write is finished by {@link rollForward} (the sweeper). On MongoDB the same
-   * path is correct, at two extra round trips per commit.
+   * between claim and write is finished by {@link rollForwardStale} (the sweeper). On an atomic
+   * server the claim path is correct too, at two extra round trips per commit.
    */
   async commit(current: JobRecord, change: JobCommit): Promise<JobRecord | null> {
     const set: CommitSet = {
@@ -227,8 +210,12 @@ export class MongoJobRepository extends JobRepository {
       updatedAt: new Date(),
       commitId: randomUUID(),
     };
+    if (this.atomic) {
+      const r = await this.jobs.updateOne({ _id: current.id, version: current.version }, { $set: set });
+      return r.matchedCount === 1 ? this.committed(current, change, set) : null;
+    }
     const claimId = `${current.id}:${current.version}`;
-    if (!(await this.claim({ _id: claimId, jobId: current.id, fromVersion: current.version, set, at: set.updatedAt }))) {
+    if (!(await this.claims.claim({ _id: claimId, jobId: current.id, fromVersion: current.version, set, at: set.updatedAt }))) {
       return null; // another writer holds this version
     }
     const applied = await this.jobs.updateOne({ _id: current.id, version: current.version }, { $set: set });
@@ -237,11 +224,16 @@ export class MongoJobRepository extends JobRepository {
       // version before we claimed it (a long-delayed writer whose old claim was cleaned up).
       const now = await this.jobs.findOne({ _id: current.id }, { projection: { commitId: 1 } });
       const ours = (now as { commitId?: string } | null)?.commitId === set.commitId;
-      await this.commits.deleteOne({ _id: claimId });
+      await this.claims.release(claimId);
       if (!ours) return null;
     } else {
-      this.deleteClaimLater(claimId);
+      this.claims.appliedLater(claimId);
     }
+    return this.committed(current, change, set);
+  }
+
+  /** The record after a commit that won. */
+  private committed(current: JobRecord, change: JobCommit, set: CommitSet): JobRecord {
     return {
       ...current,
       state: set.state,
@@ -254,106 +246,13 @@ export class MongoJobRepository extends JobRepository {
     };
   }
 
-  /**
-   * Inserts a claim; resolves false when its `_id` exists (another writer holds the version).
-   * Group commit: claims asked for while an insert is in flight wait for it, then go together in
-   * one `insertMany({ ordered: false })` (one round trip and, on FerretDB, one transaction for
-   * the batch); each claim's own duplicate-key error says it lost, exactly as a single insert
-   * would. Two claims of one version in one batch: the server inserts one and refuses the other.
-   * @throws the insert's error for a claim that failed otherwise.
-   */
-  private claim(doc: CommitDocument): Promise<boolean> {
-    return new Promise<boolean>((resolve, reject) => {
-      this.claimQueue.push({ doc, resolve, reject });
-      if (!this.claimInFlight) void this.insertClaims();
-    });
-  }
-
-  private async insertClaims(): Promise<void> {
-    this.claimInFlight = true;
-    try {
-      while (this.claimQueue.length) {
-        const batch = this.claimQueue.splice(0, 500);
-        try {
-          await this.commits.insertMany(
-            batch.map((c) => c.doc),
-            { ordered: false },
-          );
-          for (const c of batch) c.resolve(true);
-        } catch (e) {
-          if (!(e instanceof MongoBulkWriteError)) {
-            for (const c of batch) c.reject(e);
-            continue;
-          }
-          const errors = [e.writeErrors].flat();
-          const failed = new Map(errors.map((w) => [w.index, w.code]));
-          batch.forEach((c, i) => {
-            const code = failed.get(i);
-            if (code === undefined) c.resolve(true);
-            else if (code === 11000) c.resolve(false);
-            else c.reject(e);
-          });
-        }
-      }
-    } finally {
-      this.claimInFlight = false;
-    }
-  }
-
-  /**
-   * An applied claim only has to be gone before the sweeper's grace period ends (until then it
-   * merely keeps refusing writers of a version the job has already left, which the version filter
-   * refuses anyway). So claims are deleted in batches: one `delete` command per
-   * `claimCleanupDelayMs` or per 100 claims, instead of one round trip per commit. A batch that
-   * fails, or is lost with the process, is deleted by {@link rollForwardStale}, which finds the
-   * job already past the claim's version.
-   */
-  private deleteClaimLater(claimId: string): void {
-    const delay = this.options.claimCleanupDelayMs ?? 50;
-    this.appliedClaims.push(claimId);
-    if (delay === 0 || this.appliedClaims.length >= 100) void this.flushClaims();
-    else this.claimTimer ??= setTimeout(() => void this.flushClaims(), delay).unref();
-  }
-
-  /**
-   * Deletes the applied claims waiting for {@link deleteClaimLater} now, and waits for a delete a
-   * timer started earlier that is still in flight (call before closing the client; on return every
-   * claim applied before the call is gone, unless its delete failed, see {@link rollForwardStale}).
-   */
-  async flushClaims(): Promise<void> {
-    clearTimeout(this.claimTimer);
-    this.claimTimer = undefined;
-    const ids = this.appliedClaims.splice(0);
-    if (ids.length) {
-      // One `delete` command of single-`_id` statements, not `deleteMany({ _id: { $in } })`: FerretDB
-      // v1 pushes an `_id` equality down to its backend but not `$in`, for which it reads and decodes
-      // every claim in Go (measured: 2.6× slower lifecycles with 16 concurrent stages per queue).
-      const deleting = this.commits
-        .bulkWrite(
-          ids.map((_id) => ({ deleteOne: { filter: { _id } } })),
-          { ordered: false },
-        )
-        .then(() => undefined, () => undefined); // the sweeper deletes leftovers
-      this.claimDeletes.add(deleting);
-      void deleting.finally(() => this.claimDeletes.delete(deleting));
-    }
-    await Promise.all([...this.claimDeletes]); // ours and any a timer started earlier
-  }
-
   async rollForwardStale(olderThanMs: number, limit: number): Promise<number> {
-    const claims = await this.commits
-      .find({ at: { $lt: new Date(Date.now() - olderThanMs) } })
-      .sort({ at: 1 })
-      .limit(limit)
-      .toArray();
-    let applied = 0;
-    for (const claim of claims) {
-      // A no-op when the job is past `fromVersion` (the writer did finish, only its delete was lost).
-      const r = await this.jobs.updateOne({ _id: claim.jobId, version: claim.fromVersion }, { $set: claim.set });
-      await this.commits.deleteOne({ _id: claim._id });
-      applied += r.matchedCount;
-    }
-    return applied;
+    return this.claims.rollForwardStale(olderThanMs, limit);
+  }
+
+  /** Deletes applied claims waiting to be deleted in a batch (call before closing the client). */
+  flushClaims(): Promise<void> {
+    return this.claims.flush();
   }
 
   async findStale(states: JobState[], before: Date, limit: number): Promise<JobRecord[]> {

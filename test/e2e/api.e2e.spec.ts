@@ -89,7 +89,7 @@ describe('REST API contract, webhook and sweeper (real services)', () => {
 
     it('serves health and the OpenAPI description', async () => {
       const h = await t.http.get('/healthz').expect(200);
-      expect(h.body.details).toEqual({ mongodb: { status: 'up' }, redis: { status: 'up' }, tools: { status: 'up', degraded: false, breakers: [], workers: 1 } });
+      expect(h.body.details).toEqual({ mongodb: { status: 'up', server: expect.stringMatching(/^(FerretDB|MongoDB) /), commits: expect.stringMatching(/^(one-operation|version-claim)$/) }, redis: { status: 'up' }, tools: { status: 'up', degraded: false, breakers: [], workers: 1 } });
       const doc = await t.http.get('/docs-json').expect(200);
       expect(Object.keys(doc.body.paths)).toEqual(
         expect.arrayContaining(['/jobs', '/jobs/{id}', '/jobs/{id}/events', '/jobs/{id}/logs', '/jobs/{id}/logs/stream', '/jobs/{id}/attempts', '/jobs/{id}/artifacts', '/webhooks/github', '/healthz']),

@@ -72,8 +72,20 @@ describe('dashboard API: whoami, filtered listing and counts, workers and queues
     expect(JSON.stringify(badDate.body)).toContain('createdFrom');
     const inverted = await t.http.get('/jobs/counts').query({ createdFrom: '2026-12-02T00:00:00Z', createdTo: '2026-12-01T00:00:00Z' }).set(acme).expect(400);
     expect(inverted.body.errors[0].field).toBe('createdTo');
+    // ISO-8601 forms a Date cannot read are refused, not read as 1970 (which would match every job).
+    for (const odd of ['20260201', '2026-W05', '2026-032']) {
+      const r = await t.http.get('/jobs/counts').query({ updatedFrom: odd }).set(acme).expect(400);
+      expect(r.body.errors[0].field).toBe('updatedFrom');
+    }
     const badRepo = await t.http.get('/jobs').query({ repositoryId: 'no-slash' }).set(acme).expect(400);
     expect(JSON.stringify(badRepo.body)).toContain('repositoryId');
+  });
+
+  it('GET /healthz names the store server and the compare-and-set its commits use', async () => {
+    const mongodb = (await t.http.get('/healthz').expect(200)).body.info.mongodb;
+    expect(mongodb.status).toBe('up');
+    expect(mongodb.server).toMatch(/^(FerretDB v\d+\.\d+\.\d+ \(wire \d+\.\d+\.\d+\)|MongoDB \d+\.\d+\.\d+)$/);
+    expect(mongodb.commits).toBe(/^FerretDB v1\./.test(mongodb.server) ? 'version-claim' : 'one-operation');
   });
 
   it('GET /workers lists this process with the stages it serves; GET /queues the depth of every queue', async () => {
@@ -195,6 +207,7 @@ describe('dashboard API: whoami, filtered listing and counts, workers and queues
     expect(JSON.stringify((await bulk({ type: 'MARK_CANCELLED', filter: { state: 'QUEUED' }, limit: 0 }).expect(400)).body)).toContain('limit');
     const inverted = await bulk({ type: 'MARK_CANCELLED', filter: { createdFrom: '2026-12-02T00:00:00Z', createdTo: '2026-12-01T00:00:00Z' } }).expect(400);
     expect(inverted.body.errors[0].field).toBe('filter.createdTo');
+    expect((await bulk({ type: 'MARK_CANCELLED', filter: { createdFrom: '20260201' } }).expect(400)).body.errors[0].field).toBe('filter.createdFrom');
     // Another tenant's identical filter matches none of initech's jobs.
     expect((await bulk({ type: 'MARK_CANCELLED', filter: { repositoryId: 'initech/slow' } }, globex).expect(200)).body).toEqual({ type: 'MARK_CANCELLED', matched: 0, applied: [], skipped: [], more: false });
     for (const id of [...slow, other]) expect((await t.http.get(`/jobs/${id}`).set(initech).expect(200)).body.state).not.toBe('CANCELLED');
