@@ -34,6 +34,7 @@
  *                           sequential requests per listing as the dashboard makes them (0 = skip)
  *   BENCH_FANOUT_CLIENTS=100 SSE clients on GET /events/stream while the commit path runs, against none, side by side
  *                           (BENCH_FANOUT_JOBS=300 lifecycles per round, BENCH_FANOUT_PARALLEL=32, BENCH_FANOUT_RUNS=5; 0 clients = skip)
+ *                           (BENCH_FANOUT_CLIENT_NICE=19 runs the clients' process at that priority; EVENTS_*, SSE_*, STORE_* reach the service)
  *   BENCH_DASHBOARD_STORE=documentdb  the store of those two phases: a private FerretDB v2 + DocumentDB (../shared/docdb,
  *                           or BENCH_DOCDB_DIR; real indexes: FerretDB v1 scans, ~1.3 s per listing of 12,000 jobs),
  *                           the default when its start.sh exists; `same`: the store of the other phases

@@ -89,8 +89,8 @@ function serviceEnv(opts: DashboardBenchOptions, db: string, extra: Record<strin
     QUEUE_PREFIX: db,
     ALLOW_TENANT_HEADER: 'true',
     LOG_LEVEL: 'warn',
-    // The fan-out's own settings may be varied from the bench's environment (e.g. EVENTS_COALESCE_MS=0).
-    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => /^(EVENTS_|SSE_)/.test(k))),
+    // The fan-out's and the store's settings may be varied from the bench's environment (EVENTS_COALESCE_MS=0, STORE_CAS=version-claim).
+    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => /^(EVENTS_|SSE_|STORE_)/.test(k))),
     ...extra,
   };
 }
@@ -206,6 +206,10 @@ class ClientProcess {
 
   constructor(url: string, tenant: string, n: number) {
     this.child = fork(path.join(__dirname, 'sse-clients.cjs'), [url, tenant, String(n)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // BENCH_FANOUT_CLIENT_NICE (default 0): the clients' scheduling priority, to tell how much of the
+    // fan-out's cost is the clients' own reading on this machine (browsers would be elsewhere).
+    const nice = Number(process.env.BENCH_FANOUT_CLIENT_NICE ?? 0);
+    if (nice && this.child.pid) os.setPriority(this.child.pid, nice);
     this.connected = new Promise((resolve, reject) => {
       this.child.on('message', (m: { type: string; message?: string }) => {
         if (m.type === 'connected') resolve();
