@@ -574,20 +574,23 @@ async function main(): Promise<void> {
       log(`dashboard phases: starting FerretDB v2 + DocumentDB from ${docdbDir(ROOT)}`);
       dashboardStore = await startDocumentDb(docdbDir(ROOT));
     }
-    const dashboardOpts: DashboardBenchOptions = { redisUrl: redisServer.url, mongoUri: dashboardStore?.uri ?? mongoUri, prefix: `${runId}_dash`, log, ...cfg };
     let jobList: (JobListResult & { store: string }) | undefined;
-    if (cfg.listJobs > 0) {
-      log(`job list: ${cfg.listJobs} jobs through POST /jobs, then ${cfg.listRequests} requests per listing`);
-      jobList = { ...(await jobListBench(dashboardOpts)), store: dashboardStore?.setup ?? versions.mongoWireServerSetup };
-      log(`  first page p50 ${jobList.firstPageMs.p50} ms (raw query ${jobList.rawFirstPageMs.p50} ms), counts p50 ${jobList.countsMs.p50} ms`);
-    }
     let fanout: (FanoutResult & { store: string }) | undefined;
-    if (cfg.fanoutClients > 0) {
-      log(`SSE fan-out: ${cfg.fanoutJobs} lifecycles per round with 0 and ${cfg.fanoutClients} clients, ${cfg.fanoutRuns} times`);
-      fanout = { ...(await fanoutBench(dashboardOpts)), store: dashboardStore?.setup ?? versions.mongoWireServerSetup };
-      log(`  ${fanout.withoutClients}/s without, ${fanout.withClients}/s with ${fanout.clients} clients: ratio ${fanout.ratio}`);
+    try {
+      const dashboardOpts: DashboardBenchOptions = { redisUrl: redisServer.url, mongoUri: dashboardStore?.uri ?? mongoUri, prefix: `${runId}_dash`, log, ...cfg };
+      if (cfg.listJobs > 0) {
+        log(`job list: ${cfg.listJobs} jobs through POST /jobs, then ${cfg.listRequests} requests per listing`);
+        jobList = { ...(await jobListBench(dashboardOpts)), store: dashboardStore?.setup ?? versions.mongoWireServerSetup };
+        log(`  first page p50 ${jobList.firstPageMs.p50} ms (raw query ${jobList.rawFirstPageMs.p50} ms), counts p50 ${jobList.countsMs.p50} ms`);
+      }
+      if (cfg.fanoutClients > 0) {
+        log(`SSE fan-out: ${cfg.fanoutJobs} lifecycles per round with 0 and ${cfg.fanoutClients} clients, ${cfg.fanoutRuns} times`);
+        fanout = { ...(await fanoutBench(dashboardOpts)), store: dashboardStore?.setup ?? versions.mongoWireServerSetup };
+        log(`  ${fanout.withoutClients}/s without, ${fanout.withClients}/s with ${fanout.clients} clients: ratio ${fanout.ratio}`);
+      }
+    } finally {
+      await dashboardStore?.stop(); // on every exit path: a failed phase must not leave PostgreSQL and FerretDB running
     }
-    await dashboardStore?.stop();
 
     // Medians per (system, procs).
     const key = (r: { system: string; procs?: number }) => `${r.system}|${r.procs ?? 1}`;
