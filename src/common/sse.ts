@@ -74,8 +74,8 @@ export class SseStream {
    * Writes events already in the wire format (see {@link formatSse}), checking only before it
    * whether the client has fallen behind. @returns false when the stream is (now) closed.
    */
-  sendFormatted(text: string): boolean {
-    return text === '' ? !this.closed : this.write(text);
+  sendFormatted(text: string | Buffer): boolean {
+    return text.length === 0 ? !this.closed : this.write(text);
   }
 
   /**
@@ -98,7 +98,7 @@ export class SseStream {
     });
   }
 
-  private write(text: string): boolean {
+  private write(text: string | Buffer): boolean {
     if (this.closed) return false;
     if (this.res.writableLength > this.options.maxBufferedBytes) {
       // The client is too slow: disconnect it rather than buffer without bound.

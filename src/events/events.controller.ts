@@ -152,18 +152,23 @@ export class EventsController {
  * tenant with that filter (the hub hands every subscriber the same batch array): with 100
  * dashboards, one string per batch instead of 100 (BENCHMARKS.md, "SSE fan-out").
  */
-const batchTexts = new WeakMap<StoredTenantEvent[], Map<string, string>>();
+const batchTexts = new WeakMap<StoredTenantEvent[], Map<string, Buffer>>();
 
-function batchText(batch: StoredTenantEvent[], key: string, wanted: (e: TenantEvent) => boolean): string {
+/**
+ * As UTF-8 bytes: encoded once, not once per client (the fan-out's cost is mostly bytes into
+ * sockets; a profile showed the per-client string encoding beside the socket writes).
+ */
+function batchText(batch: StoredTenantEvent[], key: string, wanted: (e: TenantEvent) => boolean): Buffer {
   let byKey = batchTexts.get(batch);
   if (!byKey) batchTexts.set(batch, (byKey = new Map()));
-  let text = byKey.get(key);
-  if (text === undefined) {
-    text = '';
+  let bytes = byKey.get(key);
+  if (bytes === undefined) {
+    let text = '';
     for (const stored of batch) if (wanted(stored.event)) text += wireFormat(stored);
-    byKey.set(key, text);
+    bytes = Buffer.from(text, 'utf8');
+    byKey.set(key, bytes);
   }
-  return text;
+  return bytes;
 }
 
 /**
