@@ -1,12 +1,10 @@
-import { createHash } from 'node:crypto';
-import { Collection, Db, GridFSBucket, MongoServerError } from 'mongodb';
+import { Collection, Db, MongoServerError } from 'mongodb';
+import { GridFsContent, sha256 } from './gridfs-content';
 import { ArtifactCorruptError, ArtifactNotFoundError, ArtifactStore, type ArtifactRecord, type NewArtifact } from './artifact.store';
 
 interface ArtifactDocument extends Omit<ArtifactRecord, 'id'> {
   _id: string;
 }
-
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /**
  * {@link ArtifactStore} on MongoDB: content in GridFS (bucket `artifact_content`, the official
@@ -17,12 +15,12 @@ const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
  * The metadata is written beside the content (in parallel); `put` resolves when both exist.
  */
 export class GridFsArtifactStore extends ArtifactStore {
-  private readonly bucket: GridFSBucket;
+  private readonly content: GridFsContent;
   private readonly records: Collection<ArtifactDocument>;
 
   constructor(private readonly db: Db) {
     super();
-    this.bucket = new GridFSBucket(db, { bucketName: 'artifact_content' });
+    this.content = new GridFsContent(db);
     this.records = db.collection<ArtifactDocument>('artifacts');
   }
 
@@ -49,23 +47,9 @@ export class GridFsArtifactStore extends ArtifactStore {
     };
     // Content and metadata are written side by side (one round trip less); put resolves only when
     // both are there, and nothing refers to the artifact before that.
-    const settled = await Promise.allSettled([this.uploadOnce(id, a.name, content), this.insertRecord(doc)]);
+    const settled = await Promise.allSettled([this.content.uploadOnce(id, a.name, content), this.insertRecord(doc)]);
     for (const r of settled) if (r.status === 'rejected') throw r.reason;
     return toRecord(doc);
-  }
-
-  /** Uploads the content; a duplicate id (the same content stored before, or a partial upload) is checked and repaired. */
-  private async uploadOnce(id: string, name: string, content: Buffer): Promise<void> {
-    try {
-      await this.upload(id, name, content);
-    } catch (e) {
-      if (!(e instanceof MongoServerError && e.code === 11000)) throw e;
-      const files = this.db.collection<{ _id: string; length: number }>('artifact_content.files');
-      if ((await files.findOne({ _id: id }))?.length === content.length) return; // stored before, complete
-      await this.db.collection('artifact_content.chunks').deleteMany({ files_id: id });
-      await files.deleteOne({ _id: id });
-      await this.upload(id, name, content);
-    }
   }
 
   private async insertRecord(doc: ArtifactDocument): Promise<void> {
@@ -76,15 +60,6 @@ export class GridFsArtifactStore extends ArtifactStore {
     }
   }
 
-  private upload(id: string, name: string, content: Buffer): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const stream = this.bucket.openUploadStreamWithId(id as never, name);
-      stream.on('error', reject);
-      stream.on('finish', () => resolve());
-      stream.end(content);
-    });
-  }
-
   async stat(id: string): Promise<ArtifactRecord> {
     const doc = await this.records.findOne({ _id: id });
     if (!doc) throw new ArtifactNotFoundError(id);
@@ -93,16 +68,7 @@ export class GridFsArtifactStore extends ArtifactStore {
 
   async get(id: string): Promise<{ record: ArtifactRecord; content: Buffer }> {
     const record = await this.stat(id);
-    const chunks: Buffer[] = [];
-    await new Promise<void>((resolve, reject) => {
-      this.bucket
-        .openDownloadStream(id as never)
-        .on('data', (d: Buffer) => chunks.push(d))
-        .on('error', reject)
-        .on('end', () => resolve());
-    });
-    const content = Buffer.concat(chunks);
-    const actual = sha256(content);
+    const { content, sha256: actual } = await this.content.read(id);
     if (actual !== record.sha256) throw new ArtifactCorruptError(id, record.sha256, actual);
     return { record, content };
   }

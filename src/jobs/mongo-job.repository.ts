@@ -6,7 +6,10 @@ import { ACTIVE_JOB_STATES, type JobCommit, type JobListFilter, type JobListQuer
 import { InvalidCursorError, JobRepository, type JobCountQuery } from './job.repository';
 import type { JobDocument } from './job-document';
 import { decodeKeys, encodeKeys } from './snapshot-codec';
-import { VersionClaims, type CommitDocument, type CommitSet } from './version-claims';
+import { commitVersion, VersionClaims, type CommitDocument, type VersionedSet } from '../runtime/version-claims';
+
+/** The fields a commit sets on a job document. */
+export type CommitSet = Pick<JobDocument, 'state' | 'snapshot' | 'machineVersion' | 'error' | 'history' | 'version' | 'updatedAt'> & VersionedSet;
 
 export type { JobDocument } from './job-document';
 
@@ -74,7 +77,7 @@ function decodeCursor(cursor: string): Cursor {
  */
 export class MongoJobRepository extends JobRepository {
   private readonly jobs: Collection<JobDocument>;
-  private readonly claims: VersionClaims;
+  private readonly claims: VersionClaims<JobDocument, CommitSet>;
   /** One-operation compare-and-set (see {@link useAtomicCommits}); version claims until told. */
   private atomic = false;
   private readonly admissions: Collection<{ _id: string; tenantId: string; at: Date }>;
@@ -89,7 +92,7 @@ export class MongoJobRepository extends JobRepository {
   ) {
     super();
     this.jobs = db.collection<JobDocument>('jobs');
-    this.claims = new VersionClaims(db.collection<CommitDocument>('job_commits'), this.jobs, options);
+    this.claims = new VersionClaims(db.collection<CommitDocument<CommitSet>>('job_commits'), this.jobs, options);
     this.admissions = db.collection('job_admissions');
   }
 
@@ -210,25 +213,7 @@ export class MongoJobRepository extends JobRepository {
       updatedAt: new Date(),
       commitId: randomUUID(),
     };
-    if (this.atomic) {
-      const r = await this.jobs.updateOne({ _id: current.id, version: current.version }, { $set: set });
-      return r.matchedCount === 1 ? this.committed(current, change, set) : null;
-    }
-    const claimId = `${current.id}:${current.version}`;
-    if (!(await this.claims.claim({ _id: claimId, jobId: current.id, fromVersion: current.version, set, at: set.updatedAt }))) {
-      return null; // another writer holds this version
-    }
-    const applied = await this.jobs.updateOne({ _id: current.id, version: current.version }, { $set: set });
-    if (applied.matchedCount === 0) {
-      // Either a roll-forward already applied this very claim, or the job had moved past this
-      // version before we claimed it (a long-delayed writer whose old claim was cleaned up).
-      const now = await this.jobs.findOne({ _id: current.id }, { projection: { commitId: 1 } });
-      const ours = (now as { commitId?: string } | null)?.commitId === set.commitId;
-      await this.claims.release(claimId);
-      if (!ours) return null;
-    } else {
-      this.claims.appliedLater(claimId);
-    }
+    if (!(await commitVersion(this.jobs, this.atomic ? null : this.claims, current.id, current.version, set))) return null;
     return this.committed(current, change, set);
   }
 

@@ -1,19 +1,32 @@
-import { Collection, MongoBulkWriteError } from 'mongodb';
-import type { JobDocument } from './job-document';
+import { Collection, MongoBulkWriteError, type Document, type Filter, type UpdateFilter } from 'mongodb';
 
-/** The fields a commit sets on a job document. */
-export type CommitSet = Pick<JobDocument, 'state' | 'snapshot' | 'machineVersion' | 'error' | 'history' | 'version' | 'updatedAt'> & {
-  /** Random id of the commit that wrote the document last: tells a writer whether it was its own. */
+/**
+ * The fields every commit sets on a versioned document (a job, a pipeline run), besides its own:
+ * the new version and the random id of the commit that wrote it (tells a writer whether it was its own).
+ */
+export interface VersionedSet {
+  version: number;
+  updatedAt: Date;
   commitId: string;
-};
+}
 
-/** A commit's claim on one version of a job (collection `job_commits`), deleted once applied. */
-export interface CommitDocument {
-  /** `<jobId>:<version the commit starts from>`: the unique key that makes the claim exclusive. */
+/** A versioned document: `_id` and a version that every commit increments by one. */
+export interface VersionedDocument extends Document {
   _id: string;
+  version: number;
+}
+
+/**
+ * A commit's claim on one version of a document (collections `job_commits`, `run_commits`),
+ * deleted once applied.
+ */
+export interface CommitDocument<S extends VersionedSet = VersionedSet> {
+  /** `<document id>:<version the commit starts from>`: the unique key that makes the claim exclusive. */
+  _id: string;
+  /** The claimed document's `_id` (named for the first user, jobs; a run's id for runs). */
   jobId: string;
   fromVersion: number;
-  set: CommitSet;
+  set: S;
   at: Date;
 }
 
@@ -24,9 +37,9 @@ export interface CommitDocument {
  * winner writes the job. Claims are inserted in groups and deleted in batches; a claim whose
  * writer died between claim and write is applied (or dropped) by {@link rollForwardStale}.
  */
-export class VersionClaims {
+export class VersionClaims<D extends VersionedDocument = VersionedDocument, S extends VersionedSet = VersionedSet> {
   /** Claims waiting for the insert in flight (see {@link claim}). */
-  private queue: { doc: CommitDocument; resolve: (won: boolean) => void; reject: (e: unknown) => void }[] = [];
+  private queue: { doc: CommitDocument<S>; resolve: (won: boolean) => void; reject: (e: unknown) => void }[] = [];
   private inFlight = false;
   /** Ids of applied claims not deleted yet (see {@link appliedLater}). */
   private applied: string[] = [];
@@ -39,14 +52,14 @@ export class VersionClaims {
    *   with others in one `delete` command, ms (0 = delete each at once). Default 50.
    */
   constructor(
-    private readonly commits: Collection<CommitDocument>,
-    private readonly jobs: Collection<JobDocument>,
+    private readonly commits: Collection<CommitDocument<S>>,
+    private readonly jobs: Collection<D>,
     private readonly options: { claimCleanupDelayMs?: number } = {},
   ) {}
 
   /** Deletes one claim now (a claim that did not take effect). */
   async release(claimId: string): Promise<void> {
-    await this.commits.deleteOne({ _id: claimId });
+    await this.commits.deleteOne({ _id: claimId } as Filter<CommitDocument<S>>);
   }
 
   /**
@@ -57,7 +70,7 @@ export class VersionClaims {
    * would. Two claims of one version in one batch: the server inserts one and refuses the other.
    * @throws the insert's error for a claim that failed otherwise.
    */
-  claim(doc: CommitDocument): Promise<boolean> {
+  claim(doc: CommitDocument<S>): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
       this.queue.push({ doc, resolve, reject });
       if (!this.inFlight) void this.insertQueued();
@@ -71,7 +84,7 @@ export class VersionClaims {
         const batch = this.queue.splice(0, 500);
         try {
           await this.commits.insertMany(
-            batch.map((c) => c.doc),
+            batch.map((c) => c.doc) as never,
             { ordered: false },
           );
           for (const c of batch) c.resolve(true);
@@ -125,7 +138,7 @@ export class VersionClaims {
       // every claim in Go (measured: 2.6× slower lifecycles with 16 concurrent stages per queue).
       const deleting = this.commits
         .bulkWrite(
-          ids.map((_id) => ({ deleteOne: { filter: { _id } } })),
+          ids.map((_id) => ({ deleteOne: { filter: { _id } as Filter<CommitDocument<S>> } })),
           { ordered: false },
         )
         .then(() => undefined, () => undefined); // the sweeper deletes leftovers
@@ -141,17 +154,56 @@ export class VersionClaims {
    */
   async rollForwardStale(olderThanMs: number, limit: number): Promise<number> {
     const claims = await this.commits
-      .find({ at: { $lt: new Date(Date.now() - olderThanMs) } })
+      .find({ at: { $lt: new Date(Date.now() - olderThanMs) } } as Filter<CommitDocument<S>>)
       .sort({ at: 1 })
       .limit(limit)
       .toArray();
     let applied = 0;
     for (const claim of claims) {
       // A no-op when the job is past `fromVersion` (the writer did finish, only its delete was lost).
-      const r = await this.jobs.updateOne({ _id: claim.jobId, version: claim.fromVersion }, { $set: claim.set });
-      await this.commits.deleteOne({ _id: claim._id });
+      const r = await this.jobs.updateOne({ _id: claim.jobId, version: claim.fromVersion } as Filter<D>, { $set: claim.set } as unknown as UpdateFilter<D>);
+      await this.commits.deleteOne({ _id: claim._id } as Filter<CommitDocument<S>>);
       applied += r.matchedCount;
     }
     return applied;
   }
+}
+
+/**
+ * One compare-and-set commit of a versioned document from `fromVersion` to `set.version`. On a
+ * server that applies an update atomically with its filter (MongoDB, FerretDB v2 + DocumentDB; see
+ * src/jobs/store-server.ts) it is one `updateOne({ _id, version })`; otherwise (FerretDB v1) the
+ * version is first claimed through `claims` (see {@link VersionClaims}). Exactly one writer of a
+ * version wins on either path. Shared by every persisted machine (jobs, pipeline runs).
+ * @param set the fields to `$set`, including `version: fromVersion + 1` and a fresh `commitId`.
+ * @returns whether this commit won.
+ */
+export async function commitVersion<D extends VersionedDocument, S extends VersionedSet>(
+  documents: Collection<D>,
+  claims: VersionClaims<D, S> | null,
+  id: string,
+  fromVersion: number,
+  set: S,
+): Promise<boolean> {
+  const filter = { _id: id, version: fromVersion } as Filter<D>;
+  const update = { $set: set } as unknown as UpdateFilter<D>;
+  if (!claims) {
+    const r = await documents.updateOne(filter, update);
+    return r.matchedCount === 1;
+  }
+  const claimId = `${id}:${fromVersion}`;
+  if (!(await claims.claim({ _id: claimId, jobId: id, fromVersion, set, at: set.updatedAt }))) {
+    return false; // another writer holds this version
+  }
+  const applied = await documents.updateOne(filter, update);
+  if (applied.matchedCount === 0) {
+    // Either a roll-forward already applied this very claim, or the document had moved past this
+    // version before we claimed it (a long-delayed writer whose old claim was cleaned up).
+    const now = await documents.findOne({ _id: id } as Filter<D>, { projection: { commitId: 1 } });
+    const ours = (now as { commitId?: string } | null)?.commitId === set.commitId;
+    await claims.release(claimId);
+    return ours;
+  }
+  claims.appliedLater(claimId);
+  return true;
 }
