@@ -29,6 +29,9 @@ import { StatechartsController } from './statecharts/statecharts.controller';
 import { TenantsModule } from './tenants/tenants.module';
 import { WhoamiController } from './tenants/whoami.controller';
 import { GithubWebhookController } from './webhooks/github-webhook.controller';
+import { PipelineTemplatesController } from './runs/pipeline-templates.controller';
+import { RunsController } from './runs/runs.controller';
+import { RunsModule } from './runs/runs.module';
 
 /** What one process runs. */
 export interface AppOptions {
@@ -38,6 +41,8 @@ export interface AppOptions {
   stages: Stage[];
   /** Run the sweeper here. Default: when any worker runs. */
   sweeper?: boolean;
+  /** Run pipeline steps here. Default: when any stage worker runs. */
+  steps?: boolean;
   /** Config values that win over the environment (tests). */
   env?: Record<string, string>;
 }
@@ -72,6 +77,7 @@ export class AppModule {
         AgentsModule,
         EventsModule,
         QueuesModule.register({ workers: options.stages, sweeper: options.sweeper ?? options.stages.length > 0 }),
+        RunsModule.register({ worker: options.steps ?? options.stages.length > 0, sweeper: options.sweeper ?? options.stages.length > 0 }),
         ObservabilityModule.forRoot({ api: options.api }), // GET /metrics, metrics and tracing hooks (src/observability)
         ...(options.api ? [TerminusModule] : []),
       ],
@@ -87,6 +93,8 @@ export class AppModule {
             GithubWebhookController,
             HealthController,
             StatechartsController,
+            PipelineTemplatesController,
+            RunsController,
           ]
         : [],
       providers: [JobsService, ...(options.api ? [BulkActions] : []), { provide: APP_FILTER, useClass: DomainExceptionFilter }, ...(options.stages.length ? [DeadlineProcessor] : [])],

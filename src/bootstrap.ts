@@ -10,6 +10,7 @@ import { validateConfig, type AppConfig } from './config/config';
 import { createValidationPipe } from './common/validation';
 import { redisOptionsFromUrl } from './queues/redis-connection';
 import { mountOperatorPages } from './dashboard/operator-pages';
+import { YAML_TYPES } from './runs/pipeline-templates.controller';
 
 /** A dependency that could not be reached at start; `message` says what to do. */
 export class PreflightError extends Error {}
@@ -69,6 +70,7 @@ export async function createApp(options: AppOptions): Promise<INestApplication> 
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(options), { rawBody: true, bufferLogs: true });
   app.useLogger(app.get(Logger));
   app.useBodyParser('json', { limit: config.BODY_LIMIT_BYTES });
+  app.useBodyParser('text', { type: YAML_TYPES, limit: config.BODY_LIMIT_BYTES }); // pipeline templates in YAML
   app.useGlobalPipes(createValidationPipe());
   if (options.api) {
     setupOpenApi(app);

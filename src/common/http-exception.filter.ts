@@ -7,6 +7,10 @@ import { UnknownMachineVersionError } from '../lifecycle/snapshot-migrations';
 import { ConcurrentUpdateError, DependencyUnavailableError, JobNotFoundError } from '../jobs/job.errors';
 import { InvalidCursorError } from '../jobs/job.repository';
 import { InvalidLogCursorError } from '../logs/job-logs.service';
+import { InvalidTemplateError } from '../pipelines/template.schema';
+import { EventNotAcceptedError } from '../runtime/persisted-actor';
+import { InvalidRunCursorError } from '../runs/mongo-run.repository';
+import { PipelineNotFoundError, RunBusyError, TemplateQuarantinedError } from '../runs/run.errors';
 
 /**
  * Maps domain errors to HTTP: JobNotFoundError, ArtifactNotFoundError → 404; ArtifactCorruptError → 500; IllegalEventError → 409 with `state` and
@@ -31,6 +35,17 @@ export class DomainExceptionFilter implements ExceptionFilter {
       return [e.getStatus(), typeof r === 'string' ? { message: r } : (r as Record<string, unknown>)];
     }
     if (e instanceof JobNotFoundError || e instanceof ArtifactNotFoundError) return [404, { error: 'Not Found', code: e.code, message: e.message }];
+    if (e instanceof PipelineNotFoundError) return [404, { error: 'Not Found', code: e.code, message: e.message }];
+    if (e instanceof EventNotAcceptedError) {
+      return [409, { error: 'Conflict', code: e.code, message: e.message, state: e.state, event: e.eventType, acceptedEvents: e.accepted }];
+    }
+    if (e instanceof TemplateQuarantinedError || e instanceof RunBusyError) return [409, { error: 'Conflict', code: e.code, message: e.message }];
+    if (e instanceof InvalidTemplateError) {
+      return [400, { error: 'Bad Request', code: e.code, message: e.message, errors: e.problems.map((p) => ({ field: p.path || '(root)', messages: [p.message] })) }];
+    }
+    if (e instanceof InvalidRunCursorError) {
+      return [400, { error: 'Bad Request', code: e.code, message: e.message, errors: [{ field: 'cursor', messages: [e.message] }] }];
+    }
     if (e instanceof ArtifactCorruptError) {
       this.log.error(e.message);
       return [500, { error: 'Internal Server Error', code: e.code, message: e.message }];

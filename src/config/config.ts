@@ -54,6 +54,18 @@ export const configSchema = z.object({
   HEARTBEAT_MS: int(5000, 100),
   /** A running attempt whose heartbeat is older than this is dead: its stage runs again as a new attempt, ms. */
   HEARTBEAT_TIMEOUT_MS: int(30_000, 1000),
+  /** Pipeline step messages one worker process runs at once (the global limit is this × step workers, see PIPELINE_MAX_RUNNING_STEPS). */
+  PIPELINE_STEP_CONCURRENCY: int(8, 1),
+  /** Steps running at once across all workers and tenants (0 = only the workers' concurrency). The excess waits and spends no attempt. */
+  PIPELINE_MAX_RUNNING_STEPS: int(0),
+  /** Steps of one tenant running at once across all workers (0 = no limit). The excess waits and spends no attempt. */
+  PIPELINE_TENANT_MAX_RUNNING_STEPS: int(0),
+  /** Root of the pipeline runs' workspaces on the worker's disk (default: <tmpdir>/aicd-runs). */
+  PIPELINE_WORK_ROOT: z.string().default(''),
+  /** Error codes that quarantine a run instead of failing it (comma-separated). */
+  PIPELINE_QUARANTINE_CODES: z.string().default('ARTIFACT_HASH_MISMATCH,TOOL_NOT_FOUND,TOOL_NOT_EXECUTABLE,QUARANTINE'),
+  /** Router of capabilities to tools (JSON): `{ "coder": { "strategy": "fixed|round_robin|auto", "tools": ["claude", "codex"] } }`. */
+  PIPELINE_ROUTER: z.string().default('{}'),
   /** Log bytes kept per stage attempt; past it the oldest lines are dropped (with a marker). */
   LOG_MAX_BYTES: int(1_000_000, 1024),
   /** Root of the git mirrors and job worktrees on this worker's local disk (default: <tmpdir>/aicd-workspaces). */

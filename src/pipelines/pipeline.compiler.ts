@@ -185,7 +185,9 @@ export function compilePipeline(template: PipelineTemplate, version: number) {
       }),
       markReady: assign(({ context }, p: Params) => ({ steps: setStep(context, p.step, { status: 'ready', reason: undefined }) })),
       startStep: assign(({ context }, p: Params) => ({ steps: setStep(context, p.step, { status: 'running', visit: context.steps[p.step].visit + 1, error: undefined }) })),
-      succeed: assign(({ context }, p: Params) => ({ steps: setStep(context, p.step, { status: 'succeeded' }) })),
+      succeed: assign(({ context, event }, p: Params) => ({
+        steps: setStep(context, p.step, { status: 'succeeded', reason: undefined, artifacts: (event as Ev<'STEP_SUCCEEDED'>).artifacts ?? {} }),
+      })),
       fail: assign(({ context, event }, p: Params) => {
         const e = event as Ev<'STEP_FAILED'>;
         return { steps: setStep(context, p.step, { status: 'failed', error: { code: e.code, message: e.message } }), failedAttempts: context.failedAttempts + 1 };
@@ -224,7 +226,7 @@ export function compilePipeline(template: PipelineTemplate, version: number) {
         return { steps: setStep(context, p.step, { status: 'failed', error }) };
       }),
       spawnedSucceeded: assign(({ context, event }) => ({
-        spawned: context.spawned.map((s) => (s === currentSpawned(context, event) ? { ...s, status: 'succeeded' as const } : s)),
+        spawned: context.spawned.map((s) => (s === currentSpawned(context, event) ? { ...s, status: 'succeeded' as const, artifacts: (event as Ev<'STEP_SUCCEEDED'>).artifacts ?? {} } : s)),
       })),
       spawnedFailed: assign(({ context, event }) => {
         const e = event as Ev<'STEP_FAILED'>;

@@ -32,6 +32,8 @@ export interface StepState {
   reason?: string;
   /** The error of its last failed visit. */
   error?: { code: string; message: string };
+  /** Artifacts of its last successful visit, by output name → artifact id (one producing attempt each). */
+  artifacts?: Record<string, string>;
 }
 
 /** A step spawned at run time by another step (the regression loop, seed 004 §3). */
@@ -51,6 +53,8 @@ export interface SpawnedStep {
   /** What the spawner said: why, and the failing output. */
   regressionContext: { reason: string; failingOutput?: string };
   error?: { code: string; message: string };
+  /** Artifacts of its successful visit, by output name → artifact id. */
+  artifacts?: Record<string, string>;
 }
 
 /** The compiled template's facts the guards need (copied into the context at creation). */
@@ -87,7 +91,7 @@ export interface PipelineInput {
 /** Events of the pipeline statechart. `step` is a template step id or a spawned step id. */
 export type PipelineEvent =
   | { type: 'START' }
-  | { type: 'STEP_SUCCEEDED'; step: string; visit: number }
+  | { type: 'STEP_SUCCEEDED'; step: string; visit: number; artifacts?: Record<string, string> }
   /** A step's last attempt failed (`attempts` = failed attempts of this visit). `quarantine`: a quarantine-class error. */
   | { type: 'STEP_FAILED'; step: string; visit: number; attempts: number; code: string; message: string; quarantine?: boolean }
   /** One attempt failed and the step will be retried: counts for the failure budget only. */

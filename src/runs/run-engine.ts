@@ -1,0 +1,194 @@
+/**
+ * The pipeline runs' runtime: create a run, and apply an event to it — read the run, rehydrate its
+ * statechart from the persisted snapshot, send the event, commit with compare-and-set (retrying
+ * on a lost race), then act on what the commit changed: send the messages of the steps that
+ * entered `running`, abort the processes of a run that left `running`, pause a template after
+ * consecutive failures, and publish the change on the tenant's event stream.
+ */
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Logger } from '@nestjs/common';
+import type { EventObject } from 'xstate';
+import { PIPELINE_COMPILER_VERSION, type PipelineMachine } from '../pipelines/pipeline.compiler';
+import { EXTERNAL_PIPELINE_EVENTS, type PipelineContext, type PipelineEvent, type PipelineInput, type RunStatus } from '../pipelines/pipeline.types';
+import { diffRunEvents, runStatusOf, type RunActor } from '../pipelines/run-events';
+import { advancePersisted, createPersisted, EventNotAcceptedError } from '../runtime/persisted-actor';
+import type { CancellationBus } from '../jobs/stage-dispatcher.port';
+import type { MongoRunRepository } from './mongo-run.repository';
+import type { MongoTemplateRepository, TemplateVersion } from './mongo-template.repository';
+import type { PipelineMachines } from './pipeline-machines';
+import { PipelineNotFoundError, RunBusyError, TemplateQuarantinedError } from './run.errors';
+import type { RunRecord } from './run.record';
+
+/** A step that entered `running` and needs its message. */
+export interface StepToRun {
+  step: string;
+  templateStep: string;
+  visit: number;
+}
+
+/** Sends step messages (BullMQ in the app). */
+export interface StepMessages {
+  send(run: RunRecord, template: TemplateVersion, steps: StepToRun[]): Promise<void>;
+}
+
+/** Hears every committed change of a run (the tenant event stream, metrics). */
+export type RunListener = (before: RunRecord | null, after: RunRecord) => void;
+
+const MAX_CAS_TRIES = 50;
+
+export class RunEngine {
+  private readonly log = new Logger(RunEngine.name);
+  private readonly listeners = new Set<RunListener>();
+
+  constructor(
+    private readonly runs: MongoRunRepository,
+    private readonly templates: MongoTemplateRepository,
+    private readonly machines: PipelineMachines,
+    private readonly messages: StepMessages,
+    private readonly cancellation: CancellationBus,
+  ) {}
+
+  onChange(listener: RunListener): void {
+    this.listeners.add(listener);
+  }
+
+  /** The template version a run runs, and its machine. @throws PipelineNotFoundError when it was deleted. */
+  async templateOf(run: Pick<RunRecord, 'template'>): Promise<{ template: TemplateVersion; machine: PipelineMachine }> {
+    const t = run.template;
+    const found = (await this.templates.versions(t.owner, t.name)).find((v) => v.version === t.version);
+    if (!found) throw new PipelineNotFoundError('TEMPLATE_NOT_FOUND', `template ${t.name}@${t.version} not found`);
+    return { template: found, machine: this.machines.get(found.owner, found.template, found.version) };
+  }
+
+  /**
+   * Creates a run of `name` (latest version unless `version`) with `inputs`, and starts it.
+   * @throws PipelineNotFoundError TEMPLATE_NOT_FOUND; TemplateQuarantinedError.
+   */
+  async create(tenantId: string, name: string, version: number | undefined, inputs: Record<string, unknown>, actor: RunActor): Promise<RunRecord> {
+    const tv = await this.templates.resolve(tenantId, name, version);
+    if (!tv) throw new PipelineNotFoundError('TEMPLATE_NOT_FOUND', `template ${name}${version !== undefined ? `@${version}` : ''} not found`);
+    const paused = await this.templates.pausedReason(tenantId, name);
+    if (paused) throw new TemplateQuarantinedError(name, paused);
+    const machine = this.machines.get(tv.owner, tv.template, tv.version);
+    const t = tv.template;
+    const input: PipelineInput = {
+      runId: `run_${randomUUID()}`,
+      tenantId,
+      template: { name: t.name, version: tv.version },
+      limits: { maxParallel: t.maxParallel, failFast: t.failFast, maxSpawnDepth: t.maxSpawnDepth, maxStepsPerRun: t.maxStepsPerRun, maxFailedAttempts: t.maxFailedAttempts },
+      stepIds: t.steps.map((s) => s.id),
+    };
+    const created = createPersisted<PipelineContext>(machine, input);
+    const now = new Date();
+    const status = runStatusOf(created.value);
+    const record: RunRecord = {
+      id: input.runId,
+      tenantId,
+      template: { owner: tv.owner, name: t.name, version: tv.version },
+      status,
+      version: 0,
+      machineVersion: PIPELINE_COMPILER_VERSION,
+      snapshot: created.snapshot as RunRecord['snapshot'],
+      inputs: structuredClone(inputs),
+      events: diffRunEvents(null, { status, context: created.context }, 'CREATE', actor, 1, now),
+      createdAt: now,
+      updatedAt: now,
+      startedAt: null,
+      endedAt: null,
+    };
+    await this.runs.create(record);
+    for (const l of this.listeners) l(null, record);
+    return (await this.send(record.id, tenantId, { type: 'START' }, actor)).run;
+  }
+
+  /**
+   * Applies `event` to the run, committing with compare-and-set and retrying on a lost race.
+   * @param options.strict true for events from people (REST): an event the run does not accept
+   *   throws EventNotAcceptedError (409). Workers send with strict false: an event the run no
+   *   longer accepts (a late or duplicate report) is dropped, `accepted: false`.
+   * @throws PipelineNotFoundError RUN_NOT_FOUND (also for another tenant's run); RunBusyError.
+   */
+  async send(runId: string, tenantId: string | undefined, event: PipelineEvent, actor: RunActor, options: { strict?: boolean } = {}): Promise<{ run: RunRecord; accepted: boolean }> {
+    const strict = options.strict ?? true;
+    for (let tries = 0; tries < MAX_CAS_TRIES; tries++) {
+      const run = await this.runs.findById(runId, tenantId);
+      if (!run) throw new PipelineNotFoundError('RUN_NOT_FOUND', `run ${runId} not found`);
+      const { template, machine } = await this.templateOf(run);
+      let next;
+      try {
+        next = advancePersisted<PipelineContext>(machine, run.snapshot, [event as EventObject], {
+          strict: true,
+          stateName: (v) => runStatusOf(v),
+          candidates: candidateEvents(run),
+        });
+      } catch (e) {
+        if (e instanceof EventNotAcceptedError && !strict) return { run, accepted: false };
+        throw e;
+      }
+      const status = runStatusOf(next.value);
+      const before = { status: run.status, context: run.snapshot.context };
+      const events = diffRunEvents(before, { status, context: next.context }, event.type, actor, run.events.length + 1, new Date());
+      const committed = await this.runs.commit(run, { status, snapshot: next.snapshot as RunRecord['snapshot'], machineVersion: PIPELINE_COMPILER_VERSION, events });
+      if (!committed) {
+        await sleep(Math.floor(Math.random() * Math.min(50, 2 ** tries)));
+        continue;
+      }
+      await this.afterCommit(run, committed, template);
+      return { run: committed, accepted: true };
+    }
+    throw new RunBusyError(runId);
+  }
+
+  /** Steps that entered `running` (or started a new visit) in this commit. */
+  static stepsStarted(before: RunRecord | null, after: RunRecord): StepToRun[] {
+    if (after.status !== 'running') return [];
+    const out: StepToRun[] = [];
+    const b = before?.status === 'running' ? before.snapshot.context : null;
+    for (const [id, s] of Object.entries(after.snapshot.context.steps)) {
+      const old = b?.steps[id];
+      if (s.status === 'running' && (!old || old.status !== 'running' || old.visit !== s.visit)) out.push({ step: id, templateStep: id, visit: s.visit });
+    }
+    for (const s of after.snapshot.context.spawned) {
+      const old = b?.spawned.find((x) => x.id === s.id);
+      if (s.status === 'running' && (!old || old.status !== 'running' || old.visit !== s.visit)) out.push({ step: s.id, templateStep: s.templateStep, visit: s.visit });
+    }
+    return out;
+  }
+
+  /**
+   * Re-sends the messages of every step the run has in `running` (idempotent: one message id per
+   * step visit). The sweeper's repair for a run whose commit landed but whose messages were not sent.
+   */
+  async resend(run: RunRecord): Promise<number> {
+    const steps = RunEngine.stepsStarted(null, run);
+    if (steps.length) await this.messages.send(run, (await this.templateOf(run)).template, steps);
+    return steps.length;
+  }
+
+  private async afterCommit(before: RunRecord, after: RunRecord, template: TemplateVersion): Promise<void> {
+    for (const l of this.listeners) l(before, after);
+    const started = RunEngine.stepsStarted(before, after);
+    if (started.length) await this.messages.send(after, template, started);
+    if (before.status === 'running' && after.status !== 'running') {
+      // Canceled, quarantined or ended: kill whatever of this run still runs, in every process.
+      await this.cancellation.publish(after.id, after.version).catch((e: unknown) => this.log.warn(`run ${after.id}: cancellation not published: ${String(e)}`));
+    }
+    const n = template.template.quarantineAfterConsecutiveFailures;
+    if (n > 0 && before.status !== after.status && (after.status === 'failed' || after.status === 'quarantined')) {
+      const last = await this.runs.lastEndedStatuses(after.tenantId, after.template.name, n);
+      if (last.length === n && last.every((s) => s === 'failed' || s === 'quarantined')) {
+        await this.templates.pause(after.tenantId, after.template.name, `the last ${n} runs failed or were quarantined (quarantineAfterConsecutiveFailures ${n}); last: ${after.id}`);
+        this.log.warn(`template ${after.template.name} of tenant ${after.tenantId} paused after ${n} consecutive failed runs`);
+      }
+    }
+  }
+}
+
+/** Events a person could send now, for the 409's `acceptedEvents`. */
+function candidateEvents(run: RunRecord): EventObject[] {
+  const steps = Object.keys(run.snapshot.context.steps);
+  return EXTERNAL_PIPELINE_EVENTS.flatMap((type): EventObject[] => (type === 'RETRY_STEP' ? steps.slice(0, 1).map((step) => ({ type, step })) : [{ type }]));
+}
+
+export const ACTIVE_RUN_STATUSES: readonly RunStatus[] = ['pending', 'running'];

@@ -1,0 +1,60 @@
+import { Logger } from '@nestjs/common';
+import type { Queue } from 'bullmq';
+import type { MongoRunRepository } from './mongo-run.repository';
+import type { RunEngine } from './run-engine';
+import type { StepAttemptRepository } from './step-attempts';
+import { stepMessageId, type StepMessage } from './step-queue';
+
+/**
+ * The runs' sweeper pass (run by the same interval as the job sweeper's, in worker processes):
+ * - applies version claims whose writer died between claim and write (FerretDB v1);
+ * - marks running step attempts whose heartbeat is older than `heartbeatTimeoutMs` as lost
+ *   (`WORKER_LOST`); their message is redelivered by BullMQ's stalled check and runs again;
+ * - for runs in `running` not updated for `graceMs`, makes sure every running step visit has a
+ *   message that can still run it: a missing one is sent again, and one that ended (completed or
+ *   failed) without its report reaching the run is removed and sent again.
+ */
+export class RunSweeper {
+  private readonly log = new Logger(RunSweeper.name);
+
+  constructor(
+    private readonly runs: MongoRunRepository,
+    private readonly engine: RunEngine,
+    private readonly attempts: StepAttemptRepository,
+    private readonly queue: Queue<StepMessage>,
+    private readonly options: { graceMs: number; heartbeatTimeoutMs: number; batch: number },
+  ) {}
+
+  /** @returns what it repaired. */
+  async pass(): Promise<{ claims: number; lost: number; resent: number }> {
+    const claims = await this.runs.rollForwardStale(this.options.graceMs, this.options.batch);
+    let lost = 0;
+    for (const a of await this.attempts.findDead(new Date(Date.now() - this.options.heartbeatTimeoutMs), this.options.batch)) {
+      if (await this.attempts.markLost(a.id)) lost++;
+    }
+    let resent = 0;
+    for (const run of await this.runs.findStale(['running'], new Date(Date.now() - this.options.graceMs), this.options.batch)) {
+      const ctx = run.snapshot.context;
+      const running = [
+        ...Object.entries(ctx.steps).filter(([, s]) => s.status === 'running').map(([step, s]) => ({ step, visit: s.visit })),
+        ...ctx.spawned.filter((s) => s.status === 'running').map((s) => ({ step: s.id, visit: s.visit })),
+      ];
+      let missing = false;
+      for (const s of running) {
+        const job = await this.queue.getJob(stepMessageId({ runId: run.id, ...s }));
+        if (!job) {
+          missing = true;
+          continue;
+        }
+        const state = await job.getState();
+        if (state === 'completed' || state === 'failed') {
+          await job.remove().catch(() => undefined);
+          missing = true;
+        }
+      }
+      if (missing) resent += await this.engine.resend(run);
+    }
+    if (claims || lost || resent) this.log.log(`runs sweeper: ${claims} claim(s) rolled forward, ${lost} lost attempt(s), ${resent} step message(s) re-sent`);
+    return { claims, lost, resent };
+  }
+}

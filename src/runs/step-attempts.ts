@@ -1,0 +1,149 @@
+import { Collection, Db, type Filter } from 'mongodb';
+import type { Usage } from '../tools/tool.port';
+
+/** How the router chose a step's tool (seed 002 task router). */
+export interface RouterChoice {
+  capability: string;
+  strategy: 'fixed' | 'round_robin' | 'auto';
+  tool: string;
+  reason: string;
+}
+
+/** One attempt of one step visit (seed 002 `step_attempts`). */
+export interface StepAttempt {
+  /** `<runId>:<step>:<visit>:<attempt>`. */
+  id: string;
+  runId: string;
+  tenantId: string;
+  template: string;
+  /** The step id in the run (`dev~1` for a spawned step). */
+  step: string;
+  /** The template step whose definition ran. */
+  templateStep: string;
+  visit: number;
+  /** 1-based within the visit. */
+  attempt: number;
+  tool: string;
+  router: RouterChoice | null;
+  status: 'running' | 'succeeded' | 'failed' | 'aborted';
+  host: string;
+  workerPid: number;
+  /** The tool's child process (its group leader), when it started one. */
+  pid: number | null;
+  pgid: number | null;
+  marker: string | null;
+  startedAt: Date;
+  heartbeatAt: Date;
+  endedAt: Date | null;
+  durationMs: number | null;
+  exitCode: number | null;
+  usage: Usage | null;
+  error: { code: string; message: string } | null;
+  stdoutTail: string;
+  stderrTail: string;
+  /** Artifact ids this attempt produced. */
+  produced: string[];
+}
+
+type Doc = Omit<StepAttempt, 'id'> & { _id: string };
+
+/** Step attempts on MongoDB (`step_attempts`), one document per attempt, single-document writes. */
+export class StepAttemptRepository {
+  private readonly attempts: Collection<Doc>;
+
+  constructor(db: Db) {
+    this.attempts = db.collection<Doc>('step_attempts');
+  }
+
+  async ensureIndexes(): Promise<void> {
+    await this.attempts.createIndex({ runId: 1, startedAt: 1 }, { name: 'run_started' });
+    await this.attempts.createIndex({ status: 1, heartbeatAt: 1 }, { name: 'status_heartbeat' });
+    await this.attempts.createIndex({ template: 1, templateStep: 1, status: 1, endedAt: -1 }, { name: 'template_step_ended' });
+    await this.attempts.createIndex({ tool: 1, status: 1, endedAt: -1 }, { name: 'tool_ended' });
+  }
+
+  /** Starts (or restarts, for a redelivered message) an attempt. */
+  async begin(a: Omit<StepAttempt, 'status' | 'endedAt' | 'durationMs' | 'exitCode' | 'usage' | 'error' | 'stdoutTail' | 'stderrTail' | 'produced' | 'heartbeatAt' | 'pid' | 'pgid' | 'marker'>): Promise<void> {
+    const { id, ...rest } = a;
+    const doc: Omit<Doc, '_id'> = { ...rest, status: 'running', heartbeatAt: a.startedAt, endedAt: null, durationMs: null, exitCode: null, usage: null, error: null, stdoutTail: '', stderrTail: '', produced: [], pid: null, pgid: null, marker: null };
+    await this.attempts.replaceOne({ _id: id }, doc, { upsert: true });
+  }
+
+  async processStarted(id: string, p: { pid: number; pgid: number; marker: string }): Promise<void> {
+    await this.attempts.updateOne({ _id: id }, { $set: p });
+  }
+
+  /** Records the tool that ran and, for a capability, the router's choice and reason. */
+  async setRouter(id: string, tool: string, router: RouterChoice | null): Promise<void> {
+    await this.attempts.updateOne({ _id: id }, { $set: { tool, router } });
+  }
+
+  async heartbeat(id: string): Promise<void> {
+    await this.attempts.updateOne({ _id: id, status: 'running' }, { $set: { heartbeatAt: new Date() } });
+  }
+
+  async finish(id: string, end: Pick<StepAttempt, 'status' | 'exitCode' | 'usage' | 'error' | 'stdoutTail' | 'stderrTail' | 'produced'>): Promise<void> {
+    const doc = await this.attempts.findOne({ _id: id }, { projection: { startedAt: 1 } });
+    const endedAt = new Date();
+    await this.attempts.updateOne({ _id: id }, { $set: { ...end, endedAt, durationMs: doc ? endedAt.getTime() - doc.startedAt.getTime() : null } });
+  }
+
+  async listForRun(runId: string): Promise<StepAttempt[]> {
+    return (await this.attempts.find({ runId }).sort({ startedAt: 1, _id: 1 }).toArray()).map(toAttempt);
+  }
+
+  /** A live attempt (heartbeat newer than `since`) of (run, step, visit), if any. */
+  async findLive(runId: string, step: string, visit: number, since: Date): Promise<StepAttempt | null> {
+    const doc = await this.attempts.findOne({ runId, step, visit, status: 'running', heartbeatAt: { $gte: since } } as Filter<Doc>);
+    return doc ? toAttempt(doc) : null;
+  }
+
+  /** Running attempts whose heartbeat is older than `before` (their worker died). */
+  async findDead(before: Date, limit: number): Promise<StepAttempt[]> {
+    return (await this.attempts.find({ status: 'running', heartbeatAt: { $lt: before } } as Filter<Doc>).sort({ heartbeatAt: 1 }).limit(limit).toArray()).map(toAttempt);
+  }
+
+  async markLost(id: string): Promise<boolean> {
+    const r = await this.attempts.updateOne({ _id: id, status: 'running' }, { $set: { status: 'aborted', endedAt: new Date(), error: { code: 'WORKER_LOST', message: 'heartbeat too old: the worker died' } } });
+    return r.modifiedCount === 1;
+  }
+
+  /** Median duration (ms) of each tool's last `perTool` successful step attempts (the router's `auto`). */
+  async medianByTool(tools: string[], perTool = 20): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const tool of tools) {
+      const docs = await this.attempts.find({ tool, status: 'succeeded' } as Filter<Doc>, { projection: { durationMs: 1 } }).sort({ endedAt: -1 }).limit(perTool).toArray();
+      const m = median(docs.map((d) => d.durationMs));
+      if (m !== undefined) out[tool] = m;
+    }
+    return out;
+  }
+
+  /**
+   * Median duration (ms) of each step's successful attempts in the last `perStep` ended attempts of
+   * a template (the ETA's input).
+   */
+  async medianDurations(template: string, steps: string[], perStep = 20): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const step of steps) {
+      const docs = await this.attempts
+        .find({ template, templateStep: step, status: 'succeeded' } as Filter<Doc>, { projection: { durationMs: 1 } })
+        .sort({ endedAt: -1 })
+        .limit(perStep)
+        .toArray();
+      const m = median(docs.map((d) => d.durationMs));
+      if (m !== undefined) out[step] = m;
+    }
+    return out;
+  }
+}
+
+/** The lower median of the numbers in `values` (others ignored), or undefined when there are none. */
+function median(values: (number | null | undefined)[]): number | undefined {
+  const ds = values.filter((d): d is number => typeof d === 'number').sort((a, b) => a - b);
+  return ds.length ? ds[Math.floor((ds.length - 1) / 2)] : undefined;
+}
+
+function toAttempt({ _id, ...rest }: Doc): StepAttempt {
+  return { id: _id, ...rest };
+}

@@ -1,0 +1,132 @@
+import { startTestApp, type TestApp } from '../support/test-app';
+import { getRun, postTemplate, runEvents, sh, startRun, succeededOrder, TENANT, waitForRun } from './support';
+
+/**
+ * Pipelines end to end over HTTP with the real step worker (BullMQ on Redis), the MongoDB-wire
+ * store and real shell subprocesses: the dependency examples of seed 004.
+ */
+describe('pipeline runs over HTTP (real step worker, Redis, MongoDB-wire, shell steps)', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp('pipelines', { PIPELINE_STEP_CONCURRENCY: '8' });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('plan-dev-test-verify (built-in, linear) runs its steps in order and succeeds', async () => {
+    const id = await startRun(t, 'plan-dev-test-verify');
+    const run = await waitForRun(t, id, ['succeeded', 'failed']);
+    expect(run.status).toBe('succeeded');
+    const events = await runEvents(t, id);
+    expect(succeededOrder(events)).toEqual(['plan', 'dev', 'test', 'verify']);
+    expect(events[0]).toEqual(expect.objectContaining({ kind: 'run', from: 'none', to: 'pending', event: 'CREATE' }));
+    expect(events.filter((e) => e.kind === 'run').map((e) => e.to)).toEqual(['pending', 'running', 'succeeded']);
+    expect(run.progress).toEqual(expect.objectContaining({ percent: 100, done: 4, total: 4 }));
+    expect(run.acceptedEvents).toEqual([]);
+  });
+
+  it('job2 waits for job1: the second step starts only after the first ended', async () => {
+    await postTemplate(t, { name: 'two-jobs', steps: [sh('job1', 'sleep 0.3; date +%s%N > first'), sh('job2', 'test -f first && date +%s%N', { needs: ['job1'] })] });
+    const id = await startRun(t, 'two-jobs');
+    expect((await waitForRun(t, id, ['succeeded', 'failed'])).status).toBe('succeeded');
+    const attempts = (await t.http.get(`/runs/${id}/attempts`).set(TENANT).expect(200)).body as { step: string; startedAt: string; endedAt: string }[];
+    const job1 = attempts.find((a) => a.step === 'job1')!;
+    const job2 = attempts.find((a) => a.step === 'job2')!;
+    expect(Date.parse(job2.startedAt)).toBeGreaterThanOrEqual(Date.parse(job1.endedAt));
+  });
+
+  it('a failure dependency runs a cleanup step, an always step runs either way, and success-dependents of the failure are skipped', async () => {
+    await postTemplate(t, {
+      name: 'failure-paths',
+      steps: [
+        sh('build', 'echo building; exit 3'),
+        sh('deploy', 'echo deploy', { needs: ['build'] }),
+        sh('notify', 'echo notify', { needs: ['deploy'] }),
+        sh('cleanup', 'echo cleanup', { needs: [{ step: 'build', on: 'failure' }] }),
+        sh('report', 'echo report', { needs: [{ step: 'deploy', on: 'always' }] }),
+      ],
+    });
+    const id = await startRun(t, 'failure-paths');
+    const run = await waitForRun(t, id, ['succeeded', 'failed']);
+    expect(run.status).toBe('failed');
+    expect(Object.fromEntries(Object.entries(run.steps).map(([k, v]) => [k, v.status]))).toEqual({
+      build: 'failed',
+      deploy: 'skipped',
+      notify: 'skipped',
+      cleanup: 'succeeded',
+      report: 'succeeded',
+    });
+    expect(run.steps.build.error).toEqual(expect.objectContaining({ code: 'EXIT_3' }));
+    expect(run.steps.deploy.reason).toBe('needs build on success; build failed');
+    expect(run.steps.notify.reason).toBe('needs deploy on success; deploy skipped');
+    expect(run.error).toEqual(expect.objectContaining({ code: 'STEP_FAILED', message: 'step build failed' }));
+    expect(run.acceptedEvents).toEqual(['RETRY_STEP']);
+  });
+
+  it('a success run skips the failure-only cleanup (its need can no longer be met)', async () => {
+    await postTemplate(t, { name: 'cleanup-unused', steps: [sh('build', 'true'), sh('cleanup', 'true', { needs: [{ step: 'build', on: 'failure' }] })] });
+    const run = await waitForRun(t, await startRun(t, 'cleanup-unused'), ['succeeded', 'failed']);
+    expect(run.status).toBe('succeeded');
+    expect(run.steps.cleanup).toEqual(expect.objectContaining({ status: 'skipped', reason: 'needs build on failure; build succeeded' }));
+  });
+
+  it('the parallel limit is observed: 6 independent steps at maxParallel 3 peak at exactly 3 running at once', async () => {
+    const steps = Array.from({ length: 6 }, (_, i) => sh(`p${i}`, 'sleep 0.4'));
+    await postTemplate(t, { name: 'wide', maxParallel: 3, steps });
+    const id = await startRun(t, 'wide');
+    expect((await waitForRun(t, id, ['succeeded', 'failed'])).status).toBe('succeeded');
+    const attempts = (await t.http.get(`/runs/${id}/attempts`).set(TENANT).expect(200)).body as { startedAt: string; endedAt: string }[];
+    expect(attempts).toHaveLength(6);
+    const points = attempts.flatMap((a) => [
+      { at: Date.parse(a.startedAt), d: 1 },
+      { at: Date.parse(a.endedAt), d: -1 },
+    ]);
+    points.sort((a, b) => a.at - b.at || a.d - b.d);
+    let now = 0;
+    let peak = 0;
+    for (const p of points) peak = Math.max(peak, (now += p.d));
+    expect(peak).toBe(3);
+  });
+
+  it('failFast stops new steps after a failure; without it independent branches finish', async () => {
+    const steps = [sh('bad', 'exit 1'), sh('slow', 'sleep 0.5'), sh('after-slow', 'true', { needs: ['slow'] })];
+    await postTemplate(t, { name: 'ff-on', failFast: true, maxParallel: 2, steps });
+    await postTemplate(t, { name: 'ff-off', failFast: false, maxParallel: 2, steps });
+    const on = await waitForRun(t, await startRun(t, 'ff-on'), ['succeeded', 'failed']);
+    const off = await waitForRun(t, await startRun(t, 'ff-off'), ['succeeded', 'failed']);
+    expect(on.status).toBe('failed');
+    expect(on.steps['after-slow']).toEqual(expect.objectContaining({ status: 'skipped', reason: 'failFast: another step failed' }));
+    expect(on.steps.slow.status).toBe('succeeded'); // already running: not killed
+    expect(off.status).toBe('failed');
+    expect(off.steps['after-slow'].status).toBe('succeeded');
+  });
+
+  it('retries with backoff: a step that fails twice then passes succeeds on attempt 3', async () => {
+    await postTemplate(t, { name: 'flaky', steps: [sh('flaky', 'n=$(cat ../count 2>/dev/null || echo 0); n=$((n+1)); echo $n > ../count; [ $n -ge 3 ]', { retries: { attempts: 3, backoffMs: 50 } })] });
+    const id = await startRun(t, 'flaky');
+    expect((await waitForRun(t, id, ['succeeded', 'failed'])).status).toBe('succeeded');
+    const attempts = (await t.http.get(`/runs/${id}/attempts`).set(TENANT).expect(200)).body as { attempt: number; status: string; error: { code: string } | null }[];
+    expect(attempts.map((a) => [a.attempt, a.status])).toEqual([
+      [1, 'failed'],
+      [2, 'failed'],
+      [3, 'succeeded'],
+    ]);
+  });
+
+  it('a step timeout kills the command and fails the step with TOOL_TIMEOUT', async () => {
+    await postTemplate(t, { name: 'too-slow', steps: [sh('slow', 'sleep 30', { timeoutMs: 300 })] });
+    const run = await waitForRun(t, await startRun(t, 'too-slow'), ['succeeded', 'failed']);
+    expect(run.steps.slow.error).toEqual(expect.objectContaining({ code: 'TOOL_TIMEOUT' }));
+  });
+
+  it('another tenant cannot see or act on the run (404)', async () => {
+    const id = await startRun(t, 'cleanup-unused');
+    await t.http.get(`/runs/${id}`).set({ 'x-tenant-id': 'other' }).expect(404);
+    await t.http.post(`/runs/${id}/cancel`).set({ 'x-tenant-id': 'other' }).expect(404);
+    const list = await t.http.get('/runs').set({ 'x-tenant-id': 'other' }).expect(200);
+    expect(list.body.items).toEqual([]);
+    expect((await getRun(t, id)).id).toBe(id);
+  });
+});
