@@ -1,10 +1,12 @@
 /**
- * Exports every registered statechart (src/statecharts/statecharts.registry.ts) to `statecharts/`:
- *   <name>.mmd    Mermaid stateDiagram-v2 (descriptions, event labels, guards)
- *   <name>.scxml  W3C SCXML 1.0
- *   <name>.json   directed graph from xstate/graph `toDirectedGraph` (JSON-safe parts)
- *   <name>.dot    Graphviz DOT, the source of the picture
- *   <name>.svg    the picture, rendered from the DOT by Graphviz compiled to WebAssembly
+ * Exports every registered statechart (src/statecharts/statecharts.registry.ts: `job` and the
+ * built-in pipeline templates' `pipeline:<template>@1`) to `statecharts/`, as files named by the
+ * chart's name with `:` made `-` (`job.mmd`, `pipeline-dev-test-regression@1.mmd`):
+ *   <file>.mmd    Mermaid stateDiagram-v2 (descriptions, event labels, guards, composite states)
+ *   <file>.scxml  W3C SCXML 1.0
+ *   <file>.json   directed graph from xstate/graph `toDirectedGraph` (JSON-safe parts)
+ *   <file>.dot    Graphviz DOT, the source of the picture
+ *   <file>.svg    the picture, rendered from the DOT by Graphviz compiled to WebAssembly
  *                 (@viz-js/viz: no browser, no native binary; byte-for-byte deterministic for a
  *                 given package version, so it is checked like the other files)
  *   README.md     what the files are, each machine's Mermaid diagram embedded, links
@@ -20,8 +22,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync
 import { tmpdir } from 'node:os';
 import { instance } from '@viz-js/viz';
 import { join, resolve } from 'node:path';
-import { dotOf, readmeOf, readmeSectionOf, textFilesOf, withReadmeSection } from '../src/statecharts/statechart.formats';
-import { STATECHART_NAMES } from '../src/statecharts/statecharts.registry';
+import { dotOf, textFilesOf } from '../src/statecharts/statechart.formats';
+import { readmeOf, readmeSectionOf, withReadmeSection } from '../src/statecharts/statechart.readme';
+import { STATECHART_NAMES, statechartFileBase } from '../src/statecharts/statecharts.registry';
 
 const ROOT = resolve(__dirname, '..');
 const COMMITTED = join(ROOT, 'statecharts');
@@ -38,7 +41,7 @@ async function generateAll(): Promise<Record<string, string>> {
   const files: Record<string, string> = {};
   for (const name of STATECHART_NAMES) {
     Object.assign(files, textFilesOf(name));
-    files[`${name}.svg`] = await renderSvg(dotOf(name));
+    files[`${statechartFileBase(name)}.svg`] = await renderSvg(dotOf(name));
   }
   files['README.md'] = readmeOf(STATECHART_NAMES);
   return files;

@@ -1,4 +1,4 @@
-import { BadRequestException, Controller, Get, NotFoundException, Param, Query, Res } from '@nestjs/common';
+import { BadRequestException, Controller, Get, Inject, NotFoundException, Optional, Param, Query, Res } from '@nestjs/common';
 import {
   ApiOkResponse,
   ApiOperation,
@@ -26,8 +26,8 @@ import {
   type StatechartFormat,
 } from './statechart.formats';
 import { jobIdPipe } from '../common/job-id.pipe';
-import { modelOf, STATECHART_NAMES, STATECHARTS } from './statecharts.registry';
-
+import { PIPELINE_CHART_SOURCE, resolveStatechart, type PipelineChartSource } from './pipeline-chart-source';
+import { modelOf, STATECHART_NAMES, STATECHARTS, statechartFileBase } from './statecharts.registry';
 
 /** The exported pictures (`npm run statecharts`): `statecharts/` at the repository root. */
 function statechartsDir(): string | undefined {
@@ -36,18 +36,28 @@ function statechartsDir(): string | undefined {
 }
 
 /**
- * The lifecycle statecharts as diagrams: Mermaid, SCXML and the directed graph are computed from
- * the machine definition at run time; the SVG picture is the file exported to `statecharts/`.
+ * The statecharts as diagrams: Mermaid, SCXML and the directed graph are computed from the
+ * machine definition at run time; the SVG picture is the file exported to `statecharts/`.
+ * Names resolve through {@link resolveStatechart}: the registered charts (`job`, the built-in
+ * pipeline templates' `pipeline:<template>@1`), then stored pipeline template versions when a
+ * {@link PipelineChartSource} is provided under PIPELINE_CHART_SOURCE (optional).
  * A job's own diagram highlights its current state and the transitions it took.
  */
 @ApiTags('statecharts')
 @Controller()
 export class StatechartsController {
-  constructor(private readonly jobs: JobsService) {}
+  constructor(
+    private readonly jobs: JobsService,
+    @Optional() @Inject(PIPELINE_CHART_SOURCE) private readonly pipelineCharts?: PipelineChartSource | null,
+  ) {}
 
   @Get('statecharts/:machine')
   @ApiOperation({ summary: 'A statechart as Mermaid (default), SCXML, directed-graph JSON or SVG.' })
-  @ApiParam({ name: 'machine', enum: STATECHART_NAMES, example: 'job' })
+  @ApiParam({
+    name: 'machine',
+    example: 'job',
+    description: `A chart name: ${STATECHART_NAMES.join(', ')}, or pipeline:<template>@<version> for a stored pipeline template version (svg only for the exported ones).`,
+  })
   @ApiQuery({ name: 'format', enum: STATECHART_FORMATS, required: false, description: 'Default mmd.' })
   @ApiProduces('text/plain', 'application/xml', 'application/json', 'image/svg+xml')
   @ApiOkResponse({ description: 'The diagram (text/plain for mmd, application/xml for scxml, application/json for json, image/svg+xml for svg).' })
@@ -61,7 +71,8 @@ export class StatechartsController {
     @Query('format') format: string | undefined,
     @Res({ passthrough: true }) res: Response,
   ): Promise<string> {
-    if (!Object.hasOwn(STATECHARTS, machine)) {
+    const entry = await resolveStatechart(machine, this.pipelineCharts);
+    if (!entry) {
       throw new NotFoundException({ error: 'Not Found', code: 'STATECHART_NOT_FOUND', message: `no statechart named ${machine}; known: ${STATECHART_NAMES.join(', ')}` });
     }
     const f = (format ?? 'mmd') as StatechartFormat;
@@ -69,7 +80,8 @@ export class StatechartsController {
       const message = `format must be one of ${STATECHART_FORMATS.join(', ')}`;
       throw new BadRequestException({ error: 'Bad Request', code: 'BAD_FORMAT', message, errors: [{ field: 'format', messages: [message] }] });
     }
-    const body = f === 'svg' ? await this.svg(machine) : { mmd: mermaidOf, scxml: scxmlOf, json: graphJsonOf }[f](machine);
+    const exported = Object.hasOwn(STATECHARTS, entry.name);
+    const body = f === 'svg' ? await this.svg(machine, exported) : { mmd: mermaidOf, scxml: scxmlOf, json: graphJsonOf }[f](entry);
     res.type(STATECHART_CONTENT_TYPES[f]);
     return body;
   }
@@ -99,11 +111,13 @@ export class StatechartsController {
     });
   }
 
-  private async svg(machine: string): Promise<string> {
+  /** The exported picture of a registered chart (`statecharts/<file base>.svg`); other charts have none. */
+  private async svg(machine: string, exported: boolean): Promise<string> {
     const dir = statechartsDir();
-    const file = dir && join(dir, `${machine}.svg`);
+    const file = exported && dir ? join(dir, `${statechartFileBase(machine)}.svg`) : undefined;
     if (!file || !existsSync(file)) {
-      throw new NotFoundException({ error: 'Not Found', code: 'STATECHART_NOT_FOUND', message: `${machine}.svg has not been exported (npm run statecharts)` });
+      const why = exported ? 'has not been exported (npm run statecharts)' : 'is only rendered for the exported charts (npm run statecharts); use format=mmd, scxml or json';
+      throw new NotFoundException({ error: 'Not Found', code: 'STATECHART_NOT_FOUND', message: `the SVG of ${machine} ${why}` });
     }
     return readFile(file, 'utf8');
   }

@@ -1,21 +1,10 @@
-import type { AnyStateMachine } from 'xstate';
 import { jobMachine } from '../lifecycle/job.machine';
 import { seedEventName } from '../lifecycle/job.types';
+import { builtInPipelineEntries } from './pipeline-statecharts';
+import type { StatechartEntry } from './statechart-entry';
 import { statechartModel, type StatechartLabeller, type StatechartModel } from './statechart.model';
 
-/** One exported statechart: a machine and how people name its events. */
-export interface StatechartEntry {
-  /** Name used in file names (`statecharts/<name>.mmd`) and URLs (`/statecharts/<name>`). */
-  name: string;
-  /** Exported constant the machine comes from (shown in generated headers). */
-  source: string;
-  machine: AnyStateMachine;
-  labeller: StatechartLabeller;
-  /** States reached from almost everywhere (drawn off the main path in the picture). */
-  sinks?: string[];
-  /** Groups of states drawn side by side in the picture. */
-  sameRank?: string[][];
-}
+export type { StatechartEntry } from './statechart-entry';
 
 /**
  * Names the job machine's events in the seed's vocabulary ({@link seedEventName}): the invoked
@@ -38,19 +27,34 @@ export const jobLabeller: StatechartLabeller = {
   },
 };
 
-/** Every machine that is exported to `statecharts/` and served at `/statecharts/:machine`. */
-export const STATECHARTS: Readonly<Record<string, StatechartEntry>> = {
-  job: {
-    name: 'job', source: 'jobMachine (src/lifecycle/job.machine.ts)', machine: jobMachine, labeller: jobLabeller, sinks: ['FAILED', 'CANCELLED'],
-    sameRank: [['CODING', 'FAILED'], ['PR_OPEN', 'CANCELLED']],
-  },
-};
+/**
+ * Every machine that is exported to `statecharts/` and served at `/statecharts/:machine`: the job
+ * machine (`job`) and the built-in pipeline templates' machines (`pipeline:<template>@1`).
+ */
+export const STATECHARTS: Readonly<Record<string, StatechartEntry>> = Object.fromEntries(
+  [
+    {
+      name: 'job', source: 'jobMachine (src/lifecycle/job.machine.ts)', machine: jobMachine, labeller: jobLabeller, sinks: ['FAILED', 'CANCELLED'],
+      sameRank: [['CODING', 'FAILED'], ['PR_OPEN', 'CANCELLED']],
+    } satisfies StatechartEntry,
+    ...builtInPipelineEntries(),
+  ].map((e) => [e.name, e]),
+);
 
 export const STATECHART_NAMES = Object.keys(STATECHARTS);
 
-/** The model of a registered statechart. @throws Error for an unknown name. */
-export function modelOf(name: string): StatechartModel {
-  const entry = STATECHARTS[name];
-  if (!entry) throw new Error(`unknown statechart ${name}`);
+/**
+ * The base of a chart's file names in `statecharts/` (`<base>.mmd`, `.scxml`, …): its name with
+ * `:` made `-` (`job` → `job`, `pipeline:dev-test-regression@1` → `pipeline-dev-test-regression@1`).
+ * A colon is not allowed in Windows file names and reads as a URL scheme in a Markdown link.
+ */
+export function statechartFileBase(name: string): string {
+  return name.replace(/:/g, '-');
+}
+
+/** The model of a registered statechart (by name) or of an entry. @throws Error for an unknown name. */
+export function modelOf(nameOrEntry: string | StatechartEntry): StatechartModel {
+  if (typeof nameOrEntry === 'string' && !Object.hasOwn(STATECHARTS, nameOrEntry)) throw new Error(`unknown statechart ${nameOrEntry}`);
+  const entry = typeof nameOrEntry === 'string' ? STATECHARTS[nameOrEntry] : nameOrEntry;
   return statechartModel(entry.machine, entry.labeller);
 }

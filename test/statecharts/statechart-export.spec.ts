@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { toDirectedGraph } from 'xstate/graph';
 import { jobMachine } from '../../src/lifecycle/job.machine';
 import { JOB_STATES } from '../../src/lifecycle/job.types';
-import { dotOf, graphJsonOf, mermaidOf, readmeOf, readmeSectionOf, scxmlOf, textFilesOf, withReadmeSection } from '../../src/statecharts/statechart.formats';
-import { modelOf } from '../../src/statecharts/statecharts.registry';
+import { dotOf, graphJsonOf, mermaidOf, scxmlOf, textFilesOf } from '../../src/statecharts/statechart.formats';
+import { readmeOf, readmeSectionOf, withReadmeSection } from '../../src/statecharts/statechart.readme';
+import { modelOf, STATECHART_NAMES } from '../../src/statecharts/statecharts.registry';
 import { startTestApp, waitForState, issueBody, type TestApp } from '../support/test-app';
 import { legalTransitions } from './paths';
 
@@ -21,7 +22,7 @@ describe('statechart export', () => {
     const viz = await instance();
     const svg = viz.renderString(dotOf('job'), { format: 'svg', engine: 'dot' });
     expect(svg.endsWith('\n') ? svg : `${svg}\n`).toBe(committed('job.svg'));
-    expect(readmeOf(['job'])).toBe(committed('README.md'));
+    expect(readmeOf(STATECHART_NAMES)).toBe(committed('README.md'));
   });
 
   it('statecharts/README.md embeds job.mmd in a mermaid block and links every file', () => {
@@ -32,7 +33,7 @@ describe('statechart export', () => {
 
   it("the repository README's Statecharts section is the generated one, with job.mmd in a mermaid block", () => {
     const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
-    expect(withReadmeSection(readme, readmeSectionOf(['job']))).toBe(readme);
+    expect(withReadmeSection(readme, readmeSectionOf(STATECHART_NAMES))).toBe(readme);
     expect(readme).toContain(`\`\`\`mermaid\n${committed('job.mmd')}\`\`\``);
     expect(withReadmeSection('no markers here', 'x')).toBeNull();
   });
