@@ -62,8 +62,8 @@ export const configSchema = z.object({
   PIPELINE_TENANT_MAX_RUNNING_STEPS: int(0),
   /** Root of the pipeline runs' workspaces on the worker's disk (default: <tmpdir>/aicd-runs). */
   PIPELINE_WORK_ROOT: z.string().default(''),
-  /** Error codes that quarantine a run instead of failing it (comma-separated). */
-  PIPELINE_QUARANTINE_CODES: z.string().default('ARTIFACT_HASH_MISMATCH,TOOL_NOT_FOUND,TOOL_NOT_EXECUTABLE,QUARANTINE'),
+  /** Error codes that quarantine a run instead of failing the step (comma-separated; a shell step's exit status N is `EXIT_N`). */
+  PIPELINE_QUARANTINE_CODES: z.string().default('TOOL_NOT_FOUND,TOOL_NOT_EXECUTABLE'),
   /** Router of capabilities to tools (JSON): `{ "coder": { "strategy": "fixed|round_robin|auto", "tools": ["claude", "codex"] } }`. */
   PIPELINE_ROUTER: z.string().default('{}'),
   /** Log bytes kept per stage attempt; past it the oldest lines are dropped (with a marker). */

@@ -128,7 +128,7 @@ export function compilePipeline(template: PipelineTemplate, version: number) {
     const steps: Record<string, StepState> = {};
     for (const [id, s] of Object.entries(context.steps)) {
       const interrupted = s.status === 'running' || s.status === 'ready' || s.status === 'awaitingSpawn';
-      steps[id] = interrupted ? { ...s, status: 'waiting', reason: `interrupted by quarantine`, ...(id === step ? { error: { code: e.code, message: e.message } } : {}) } : s;
+      steps[id] = !interrupted ? s : id === step ? { ...s, status: 'waiting', reason: `quarantined the run: ${code}`, error: { code: e.code, message: e.message } } : { ...s, status: 'waiting', reason: 'interrupted by quarantine' };
     }
     return {
       steps,

@@ -232,7 +232,12 @@ export function findCycle(steps: readonly Pick<StepTemplate, 'id' | 'needs'>[]):
         const ids = stack.map((f) => f.id);
         const loop = ids.slice(ids.indexOf(dep));
         const order = [...loop].reverse();
-        return [...order, order[0]];
+        // Start at the step written first in the template, so the message is stable.
+        const pos = (id: string) => steps.findIndex((s) => s.id === id);
+        const first = order.reduce((best, id) => (pos(id) < pos(best) ? id : best));
+        const at = order.indexOf(first);
+        const rotated = [...order.slice(at), ...order.slice(0, at)];
+        return [...rotated, rotated[0]];
       }
       if (c === 0 && needs.has(dep)) {
         color.set(dep, 1);
