@@ -17,7 +17,7 @@
  * handled by the `running` state itself.
  */
 import { assign, setup, type AnyStateMachine } from 'xstate';
-import type { PipelineTemplate } from './template.schema';
+import { ancestors, type PipelineTemplate } from './template.schema';
 import {
   TERMINAL_STEP_STATUSES,
   type CompiledNeed,
@@ -70,8 +70,12 @@ export function needVerdict(need: CompiledNeed, upstream: StepState['status']): 
   }
 }
 
+/**
+ * Slots taken: steps running, and steps awaiting their spawned step (the spawned step runs in the
+ * spawner's slot, which the spawner takes back when it runs again).
+ */
 function runningCount(context: PipelineContext): number {
-  return Object.values(context.steps).filter((s) => s.status === 'running').length + context.spawned.filter((s) => s.status === 'running').length;
+  return Object.values(context.steps).filter((s) => s.status === 'running' || s.status === 'awaitingSpawn').length;
 }
 
 /** Every step that depends on `step`, directly or transitively (in template order). */
@@ -260,8 +264,17 @@ export function compilePipeline(template: PipelineTemplate, version: number) {
   });
 
   const regions: Record<string, object> = {};
+  const allIds = template.steps.map((s) => s.id);
   for (const step of template.steps) {
     const p = { step: step.id };
+    // Branches no event sequence can take are not emitted (the generated path tests prove the
+    // rest reachable): a step with no need other than `always` can never find a need unreachable
+    // (an `always` need fails only on a canceled upstream, and a canceled run has left `running`);
+    // a step that depends on every other step is always reset by RETRY_STEP and ends last, so its
+    // status is never kept across a re-entry of `running`.
+    const mayBeUnreachable = step.needs.some((n) => n.on !== 'always');
+    const upstream = ancestors(template.steps, step.id);
+    const mayBeKept = allIds.some((id) => id !== step.id && !upstream.has(id));
     const needText = step.needs.length ? `needs ${step.needs.map((n) => `${n.step} on ${n.on}`).join(', ')}` : 'no needs';
     const failFast = template.failFast && onlySuccessNeeds(step.id) ? [{ guard: { type: 'stoppedByFailFast', params: p }, target: 'skipped', actions: { type: 'markSkipped', params: { ...p, why: 'fail-fast' } } }] : [];
     regions[step.id] = {
@@ -270,9 +283,13 @@ export function compilePipeline(template: PipelineTemplate, version: number) {
       states: {
         waiting: {
           always: [
-            { guard: { type: 'keptStatus', params: { ...p, status: 'succeeded' } }, target: 'succeeded' },
-            { guard: { type: 'keptStatus', params: { ...p, status: 'failed' } }, target: 'failed' },
-            { guard: { type: 'needsUnreachable', params: p }, target: 'skipped', actions: { type: 'markSkipped', params: { ...p, why: 'needs' } } },
+            ...(mayBeKept
+              ? [
+                  { guard: { type: 'keptStatus', params: { ...p, status: 'succeeded' } }, target: 'succeeded' },
+                  { guard: { type: 'keptStatus', params: { ...p, status: 'failed' } }, target: 'failed' },
+                ]
+              : []),
+            ...(mayBeUnreachable ? [{ guard: { type: 'needsUnreachable', params: p }, target: 'skipped', actions: { type: 'markSkipped', params: { ...p, why: 'needs' } } }] : []),
             ...failFast,
             { guard: { type: 'needsMet', params: p }, target: 'ready', actions: { type: 'markReady', params: p } },
           ],

@@ -2,9 +2,7 @@
  * Generated transition coverage of every built-in pipeline template's compiled statechart (see
  * ./pipeline-paths.ts): the legal transitions are read from the machine's state nodes, paths are
  * generated with xstate/graph under several limits variants, replayed on the pure machine with an
- * inspecting actor, and every legal transition must be taken by some path — except the ones
- * listed in {@link UNREACHABLE_TRANSITIONS}, which no event sequence can take (dead branches the
- * compiler emits), each with the reason, checked on the explored graph. Pure: no services (Jest's
+ * inspecting actor, and every legal transition must be taken by some path (N/N). Pure: no services (Jest's
  * setup still wants REDIS_URL and MONGODB_URI set; any value does:
  * `REDIS_URL=redis://unused MONGODB_URI=mongodb://unused npx jest test/statecharts/pipeline-coverage.spec.ts`).
  */
@@ -32,63 +30,26 @@ import {
   type PipelinePath,
 } from './pipeline-paths';
 
-/** Why a transition cannot be taken. */
-type UnreachableReason =
-  /** `needsUnreachable` on a step without needs: `some` over no needs is always false. */
-  | 'no-needs'
-  /**
-   * `needsUnreachable` on a step whose needs are all `on: always`: such a need is unreachable
-   * only when the upstream step is `canceled`, and a step is marked canceled only by CANCEL,
-   * which leaves `running` for the final `canceled` state.
-   */
-  | 'always-needs-never-canceled'
-  /**
-   * `keptStatus(succeeded|failed)` on the step every other step is upstream of: it is kept only
-   * when `running` is re-entered, but RETRY_STEP resets it (it descends from every step), and it
-   * can only be terminal once every step is (its needs met), when onDone leaves `running` at once
-   * — so no step is running to quarantine the run while it is terminal.
-   */
-  | 'sink-never-kept';
-
 /**
- * Legal transitions no path can take (provably: see the reasons), per machine. Asserted to be
- * exactly the uncovered ones; when the compiler stops emitting them (or they become reachable),
- * this list must change.
+ * Branches the compiler does not emit because no event sequence could take them (see
+ * pipeline.compiler.ts): `needsUnreachable` for a step whose needs are none or all `on: always`
+ * (an `always` need fails only on a canceled upstream, and a canceled run has left `running`), and
+ * `keptStatus` for a step every other step is upstream of (RETRY_STEP always resets it, and it
+ * ends last, when the run leaves `running`). This generated test found them reachable by no path
+ * and found `maxParallel` exceeded after a spawned step succeeded; both are fixed in the compiler.
  */
-export const UNREACHABLE_TRANSITIONS: Record<string, { id: string; reason: UnreachableReason }[]> = {
-  'pipeline:plan-dev-test-verify@1': [
-    { id: 'running.plan.waiting:always:2', reason: 'no-needs' },
-    { id: 'running.verify.waiting:always:0', reason: 'sink-never-kept' },
-    { id: 'running.verify.waiting:always:1', reason: 'sink-never-kept' },
-  ],
-  'pipeline:fan-out-fan-in@1': [
-    { id: 'running.prepare.waiting:always:2', reason: 'no-needs' },
-    { id: 'running.cleanup.waiting:always:2', reason: 'always-needs-never-canceled' },
-  ],
-  'pipeline:dev-test-regression@1': [
-    { id: 'running.dev.waiting:always:2', reason: 'no-needs' },
-    { id: 'running.report.waiting:always:0', reason: 'sink-never-kept' },
-    { id: 'running.report.waiting:always:1', reason: 'sink-never-kept' },
-    { id: 'running.report.waiting:always:2', reason: 'always-needs-never-canceled' },
-  ],
-};
-
-/**
- * Invariant violations the generated paths find, per machine and limits variant: compiler bugs,
- * named so that they are not hidden (and asserted to be exactly these, so a fix shows up).
- *
- * maxParallel: when a spawned step succeeds, its parent goes `awaitingSpawn → running`
- * (`restartAfterSpawn`, no capacity check) in the same eventless microstep in which a `ready`
- * step's `hasCapacity` sees the freed slot (it counts running steps and earlier ready ones, not a
- * parent about to restart), so both start. Shortest case, maxParallel 2: START,
- * STEP_SUCCEEDED(prepare v1), STEP_SPAWNED(build-a v1), STEP_SUCCEEDED(build-a~1 v1) → build-a,
- * build-b and build-c running.
- */
-export const KNOWN_INVARIANT_VIOLATIONS: string[] = [
-  'pipeline:fan-out-fan-in@1 no-budget maxParallel',
-  'pipeline:fan-out-fan-in@1 budget-2 maxParallel',
-  'pipeline:fan-out-fan-in@1 serial maxParallel',
-];
+function omitted(template: PipelineTemplate, stepId: string): { unreachable: boolean; kept: boolean } {
+  const step = template.steps.find((s) => s.id === stepId)!;
+  const ups = new Set<string>();
+  const todo = step.needs.map((n) => n.step);
+  while (todo.length) {
+    const id = todo.pop()!;
+    if (ups.has(id)) continue;
+    ups.add(id);
+    todo.push(...template.steps.find((s) => s.id === id)!.needs.map((n) => n.step));
+  }
+  return { unreachable: step.needs.every((n) => n.on === 'always'), kept: template.steps.every((s) => s.id === stepId || ups.has(s.id)) };
+}
 
 /** Transitive dependents of `step` (itself included), like the compiler's `resetFrom`. */
 function descendants(template: PipelineTemplate, step: string): Set<string> {
@@ -126,7 +87,6 @@ describe('pipeline statecharts: generated transition coverage', () => {
 
   it('generates paths for the three built-in templates', () => {
     expect(runs.map((r) => r.pipeline.label)).toEqual(['pipeline:plan-dev-test-verify@1', 'pipeline:fan-out-fan-in@1', 'pipeline:dev-test-regression@1']);
-    expect(Object.keys(UNREACHABLE_TRANSITIONS)).toEqual(runs.map((r) => r.pipeline.label));
     // The state space is bounded by abstractState: generating every machine's paths takes seconds.
     console.log(`pipeline paths generated in ${generationMs} ms (${runs.map((r) => `${r.pipeline.label} ${r.ms} ms`).join(', ')})`);
   });
@@ -135,14 +95,19 @@ describe('pipeline statecharts: generated transition coverage', () => {
     const { pipeline, legal, explorations, covering } = run;
     const { template, machine } = pipeline;
     const legalIds = new Set(legal.map((t) => t.id));
-    const unreachable = UNREACHABLE_TRANSITIONS[label];
+    const omittedBranches = template.steps.reduce((n, s) => n + (omitted(template, s.id).unreachable ? 1 : 0) + (omitted(template, s.id).kept ? 2 : 0), 0);
 
-    it('lists the legal transitions from the state nodes: 14 per step region, 14 at the top level', () => {
-      // Per step: waiting 4 (+1 failFast), ready 1 (+1 failFast), running 7 (STEP_SUCCEEDED 1,
-      // STEP_FAILED 2, STEP_ATTEMPT_FAILED 2, STEP_SPAWNED 2), awaitingSpawn 2. Top level: pending 2,
-      // running 8 (CANCEL, the spawned steps' 5, onDone 2), quarantined 3, failed 1.
+    it('lists the legal transitions from the state nodes: at most 14 per step region, 14 at the top level', () => {
+      // Per step: waiting 4 (+1 failFast; minus the omitted ones), ready 1 (+1 failFast), running 7
+      // (STEP_SUCCEEDED 1, STEP_FAILED 2, STEP_ATTEMPT_FAILED 2, STEP_SPAWNED 2), awaitingSpawn 2.
+      // Top level: pending 2, running 8 (CANCEL, the spawned steps' 5, onDone 2), quarantined 3, failed 1.
       const failFastSteps = template.failFast ? template.steps.filter((s) => s.needs.every((n) => n.on === 'success')).length : 0;
-      expect(legal).toHaveLength(14 + 14 * template.steps.length + 2 * failFastSteps);
+      expect(legal).toHaveLength(14 + 14 * template.steps.length + 2 * failFastSteps - omittedBranches);
+      for (const s of template.steps) {
+        const o = omitted(template, s.id);
+        expect({ step: s.id, needsUnreachable: legal.some((t) => t.guard === `needsUnreachable(${s.id})`) }).toEqual({ step: s.id, needsUnreachable: !o.unreachable });
+        expect({ step: s.id, keptStatus: legal.some((t) => t.guard?.startsWith(`keptStatus(${s.id},`)) }).toEqual({ step: s.id, keptStatus: !o.kept });
+      }
       expect(new Set(legal.map((t) => t.id)).size).toBe(legal.length);
       // failFast false: the compiler omits the stoppedByFailFast branches.
       expect(legal.filter((t) => t.guard?.startsWith('stoppedByFailFast')).length).toBe(2 * failFastSteps);
@@ -157,10 +122,10 @@ describe('pipeline statecharts: generated transition coverage', () => {
         'running:STEP_ATTEMPT_FAILED:1',
         ...template.steps.map((s) => `running.${s.id}.running:STEP_ATTEMPT_FAILED:1`),
       ]);
-      expect(legal.filter((t) => t.eventType === ALWAYS)).toHaveLength(7 * template.steps.length + 2 * failFastSteps);
+      expect(legal.filter((t) => t.eventType === ALWAYS)).toHaveLength(7 * template.steps.length + 2 * failFastSteps - omittedBranches);
     });
 
-    it('covers every reachable legal transition (prints "transition coverage: N/M"); the rest are the named unreachable ones', () => {
+    it('covers every legal transition (prints "transition coverage: N/M")', () => {
       const covered = new Set<string>();
       const taken = new Set<string>();
       for (const [id, path] of covering.byTransition) {
@@ -188,13 +153,11 @@ describe('pipeline statecharts: generated transition coverage', () => {
       const edges = explorations.reduce((a, x) => a + x.edges.length, 0);
       console.log(
         `transition coverage: ${n}/${legal.length} (${label}, ${covering.paths.length} paths; ` +
-          `${unreachable.length ? `${unreachable.length} provably unreachable: ${unreachable.map((u) => u.id).join(', ')}; ` : ''}` +
           `variants ${explorations.map((x) => x.variant.name).join(', ')}; ${vertices} states, ${edges} edges explored in ${run.ms} ms)`,
       );
       const uncovered = legal.filter((t) => !covered.has(t.id)).map((t) => t.id);
-      expect(uncovered.filter((id) => !unreachable.some((u) => u.id === id))).toEqual([]);
-      expect(uncovered).toEqual(unreachable.map((u) => u.id));
-      expect(n + unreachable.length).toBe(legal.length);
+      expect(uncovered).toEqual([]);
+      expect(n).toBe(legal.length);
       // Every id the replays (and the traversal) report is a legal transition.
       expect([...taken, ...covered].filter((id) => !legalIds.has(id))).toEqual([]);
       expect(explorations.flatMap((x) => x.edges.flatMap((e) => e.taken)).filter((id) => !legalIds.has(id))).toEqual([]);
@@ -202,37 +165,7 @@ describe('pipeline statecharts: generated transition coverage', () => {
       expect(explorations.flatMap((x) => x.edges.filter((e) => e.taken.length === 0).map((e) => e.event.type))).toEqual([]);
     });
 
-    it('the unreachable transitions are so for the stated reason, on every explored state', () => {
-      for (const { id, reason } of unreachable) {
-        const t = legal.find((l) => l.id === id)!;
-        expect(t).toBeDefined();
-        const step = template.steps.find((s) => s.id === stepOfRegionTransition(id))!;
-        const all = explorations.flatMap((x) => [...x.vertices.map((v) => v.snapshot), ...x.edges.map((e) => e.next)]);
-        switch (reason) {
-          case 'no-needs':
-            expect({ id, guard: t.guard, needs: step.needs }).toEqual({ id, guard: `needsUnreachable(${step.id})`, needs: [] });
-            break;
-          case 'always-needs-never-canceled': {
-            expect({ id, guard: t.guard, on: [...new Set(step.needs.map((n) => n.on))] }).toEqual({ id, guard: `needsUnreachable(${step.id})`, on: ['always'] });
-            // No explored snapshot outside the final `canceled` state has a canceled step.
-            const canceled = all.filter((s) => s.value !== 'canceled' && Object.values((s.context as PipelineContext).steps).some((x) => x.status === 'canceled'));
-            expect(canceled).toHaveLength(0);
-            break;
-          }
-          case 'sink-never-kept': {
-            expect(t.guard).toMatch(new RegExp(`^keptStatus\\(${step.id}, (succeeded|failed)\\)$`));
-            // Every step is upstream of it, so RETRY_STEP of any step resets it …
-            for (const s of template.steps) expect({ retry: s.id, resets: descendants(template, s.id).has(step.id) }).toEqual({ retry: s.id, resets: true });
-            // … and no explored run rests in `quarantined` (the only way back with kept statuses) with it terminal.
-            const kept = all.filter((s) => s.value === 'quarantined' && ['succeeded', 'failed'].includes((s.context as PipelineContext).steps[step.id].status));
-            expect(kept).toHaveLength(0);
-            break;
-          }
-        }
-      }
-    });
-
-    it('the generated paths keep the run invariants (maxParallel, needs before running, succeeded only without failures) — but for the named compiler bugs', () => {
+    it('the generated paths keep the run invariants (maxParallel, needs before running, succeeded only without failures)', () => {
       // Every snapshot on every generated path: each path's states are explored vertices, and
       // every edge's target.
       const found = new Map<string, { message: string; path: PipelinePath }>();
@@ -250,14 +183,10 @@ describe('pipeline statecharts: generated transition coverage', () => {
       for (const [key, { message, path }] of found) {
         console.log(`invariant violation (${key}): ${message}\n  shortest path: ${describeReplay(replayPipelinePath(machine, path))}`);
       }
-      expect([...found.keys()].sort()).toEqual(KNOWN_INVARIANT_VIOLATIONS.filter((k) => k.startsWith(`${label} `)).sort());
-      // The checks also hold on the covering paths replayed with an actor, but for the same bugs.
+      expect([...found.keys()]).toEqual([]);
+      // The checks also hold on the covering paths replayed with an actor.
       for (const path of covering.paths) {
-        for (const step of replayPipelinePath(machine, path).steps) {
-          for (const message of invariantViolations(template, step.snapshot)) {
-            expect(KNOWN_INVARIANT_VIOLATIONS).toContain(`${label} ${path.variant} ${message.split(':')[0]}`);
-          }
-        }
+        for (const step of replayPipelinePath(machine, path).steps) expect(invariantViolations(template, step.snapshot)).toEqual([]);
       }
     });
 
@@ -270,9 +199,9 @@ describe('pipeline statecharts: generated transition coverage', () => {
     });
   });
 
-  describe('known compiler bug: maxParallel is exceeded when a spawned step succeeds', () => {
+  describe('regression: maxParallel holds when a spawned step succeeds (found by these paths)', () => {
     const fanOut = runs.find((r) => r.pipeline.label === 'pipeline:fan-out-fan-in@1')!.pipeline;
-    it('START, prepare succeeds, build-a spawns, build-a~1 succeeds → three builds running with maxParallel 2', () => {
+    it('START, prepare succeeds, build-a spawns, build-a~1 succeeds → build-a runs again beside build-b; build-c still waits (maxParallel 2)', () => {
       const variant = LIMITS_VARIANTS.find((v) => v.name === 'no-budget')!;
       const events: PipelineEvent[] = [
         { type: 'START' },
@@ -283,11 +212,11 @@ describe('pipeline statecharts: generated transition coverage', () => {
       const replay = replayPipelinePath(fanOut.machine as AnyStateMachine, { pipeline: fanOut.label, variant: variant.name, input: pipelineInput(fanOut.template, variant), events });
       const end = replay.steps.at(-1)!;
       expect((end.snapshot.context as PipelineContext).limits.maxParallel).toBe(2);
-      // Pinned: when the compiler is fixed, this fails — remove the entries of KNOWN_INVARIANT_VIOLATIONS and this test.
-      expect(runningSteps(end.snapshot).map((s) => s.step)).toEqual(['build-a', 'build-b', 'build-c']);
-      expect(end.taken).toEqual(
-        expect.arrayContaining(['running:STEP_SUCCEEDED:0', 'running.build-a.awaitingSpawn:always:0', 'running.build-c.ready:always:0']),
-      );
+      // The spawner held its slot while its spawned step ran, and takes it back.
+      expect(runningSteps(end.snapshot).map((s) => s.step)).toEqual(['build-a', 'build-b']);
+      expect((end.snapshot.context as PipelineContext).steps['build-c'].status).toBe('ready');
+      expect(end.taken).toEqual(expect.arrayContaining(['running:STEP_SUCCEEDED:0', 'running.build-a.awaitingSpawn:always:0']));
+      expect(end.taken).not.toContain('running.build-c.ready:always:0');
     });
   });
 });
