@@ -1,4 +1,4 @@
-import { BadRequestException, Controller, Get, Headers, Inject, Query, Res } from '@nestjs/common';
+import { BadRequestException, Controller, Get, Headers, Inject, Param, Query, Res } from '@nestjs/common';
 import { ApiHeader, ApiOkResponse, ApiOperation, ApiProduces, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { ApiErrors, ApiStoreErrors } from '../common/api-errors';
 import { IsOptional, IsString, IsUUID, Matches, MaxLength } from 'class-validator';
@@ -11,8 +11,9 @@ import { Authenticated } from '../tenants/tenant-auth.guard';
 import { compareStreamIds, isStreamId, type StoredTenantEvent, type TenantEvent } from './tenant-event';
 import { TenantEventHub } from './tenant-event-hub';
 import { READ_BATCH, TenantEventLog } from './tenant-event-log';
+import { RunsService } from '../runs/runs.service';
 
-const KINDS = ['job', 'log'] as const;
+const KINDS = ['job', 'log', 'run'] as const;
 /** Live events held while the backlog is sent; past this they are dropped and re-read from Redis. */
 const HELD_MAX = 2 * READ_BATCH;
 
@@ -27,12 +28,24 @@ export class EventsQueryDto {
   @IsUUID('4', { message: 'jobId must be a job id (UUID v4)' })
   jobId?: string;
 
-  @ApiPropertyOptional({ description: 'Comma-separated kinds to receive (default all): job, log.', example: 'job' })
+  @ApiPropertyOptional({ description: 'Only this pipeline run\'s events.' })
+  @IsOptional()
+  @Matches(/^run_[0-9a-f-]{36}$/, { message: 'runId must be a run id (run_<uuid>)' })
+  runId?: string;
+
+  @ApiPropertyOptional({ description: 'Comma-separated kinds to receive (default all): job, log, run.', example: 'job' })
   @IsOptional()
   @IsString()
   @MaxLength(50)
-  @Matches(/^(job|log)(,(job|log))*$/, { message: 'kinds must be a comma-separated list of job, log' })
+  @Matches(/^(job|log|run)(,(job|log|run))*$/, { message: 'kinds must be a comma-separated list of job, log, run' })
   kinds?: string;
+}
+
+export class RunStreamQueryDto {
+  @ApiPropertyOptional({ description: 'Resume after this event id (as Last-Event-ID; the header wins).', example: '1764633600000-0' })
+  @IsOptional()
+  @Matches(/^\d{1,16}-\d{1,16}$/, { message: 'after must be an event id (<ms>-<seq>)' })
+  after?: string;
 }
 
 /**
@@ -42,17 +55,37 @@ export class EventsQueryDto {
  */
 @ApiTags('events')
 @Authenticated()
-@Controller('events')
+@Controller()
 export class EventsController {
   constructor(
     private readonly log: TenantEventLog,
     private readonly hub: TenantEventHub,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly runs: RunsService,
   ) {}
 
-  @Get('stream')
+  @Get('runs/:id/stream')
+  @ApiTags('runs')
+  @ApiOperation({ summary: 'Live events of one pipeline run (SSE): `event: run` ({ kind, runId, status, version, events, progress }) on every change; as GET /events/stream?kinds=run&runId=…' })
+  @ApiProduces('text/event-stream')
+  @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'Resume after this event id.' })
+  @ApiOkResponse({ description: 'text/event-stream; every event carrying its id.' })
+  @ApiErrors({ 400: 'A malformed Last-Event-ID or after; `errors` names it.', 404: true })
+  @ApiStoreErrors()
+  async runStream(
+    @TenantId() tenantId: string,
+    @Param('id') id: string,
+    @Query() q: RunStreamQueryDto,
+    @Headers('last-event-id') lastEventId: string | undefined,
+    @Res() res: Response,
+  ): Promise<void> {
+    await this.runs.get(tenantId, /^run_[0-9a-f-]{36}$/.test(id) ? id : 'run_unknown'); // 404 for an unknown or another tenant's run
+    return this.stream(tenantId, { ...(q.after ? { after: q.after } : {}), runId: id, kinds: 'run' }, lastEventId, res);
+  }
+
+  @Get('events/stream')
   @ApiOperation({
-    summary: 'Live events of the tenant (SSE): `event: job` ({ kind, jobId, state, version, transitions, … }) on every transition, `event: log` ({ kind, jobId, line }) per log line; `event: resync` when events since Last-Event-ID were trimmed (reload, then continue).',
+    summary: 'Live events of the tenant (SSE): `event: job` ({ kind, jobId, state, version, transitions, … }) on every transition, `event: log` ({ kind, jobId, line }) per log line, `event: run` ({ kind, runId, status, version, events, progress }) on every pipeline run change; `event: resync` when events since Last-Event-ID were trimmed (reload, then continue).',
   })
   @ApiProduces('text/event-stream')
   @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'Resume after this event id (sent by EventSource on reconnect).' })
@@ -75,9 +108,10 @@ export class EventsController {
     }
     const after = lastEventId ?? q.after;
     const kinds = new Set(q.kinds ? q.kinds.split(',') : KINDS);
-    const wanted = (e: TenantEvent) => kinds.has(e.kind) && (!q.jobId || e.jobId === q.jobId);
+    const wanted = (e: TenantEvent) =>
+      kinds.has(e.kind) && (!q.jobId || ('jobId' in e && e.jobId === q.jobId)) && (!q.runId || ('runId' in e && e.runId === q.runId));
     // Clients that differ only by kinds share each live batch's wire text (see batchText).
-    const shareKey = q.jobId ? undefined : [...kinds].sort().join(',');
+    const shareKey = q.jobId || q.runId ? undefined : [...kinds].sort().join(',');
 
     // Subscribe before reading the backlog, holding live events until it is sent: an event is
     // either in the backlog or arrives live, and one that is both is sent once (by id).

@@ -1,5 +1,7 @@
 import type { JobState, TransitionRecord } from '../lifecycle/job.types';
 import type { JobLogLine } from '../logs/job-log.repository';
+import type { RunStatus } from '../pipelines/pipeline.types';
+import type { RunEvent } from '../pipelines/run-events';
 
 /** A job was created or committed a transition (SSE `event: job`). */
 export interface JobChangeEvent {
@@ -27,11 +29,25 @@ export interface LogLinesEvent {
   lines: JobLogLine[];
 }
 
-/**
- * What a tenant's event stream carries. Pipelines' runs will add `kind: 'run'` events here: a
- * consumer must ignore kinds it does not know.
- */
-export type TenantEvent = JobChangeEvent | LogLinesEvent;
+/** A pipeline run was created or committed a change (SSE `event: run`). */
+export interface RunChangeEvent {
+  kind: 'run';
+  runId: string;
+  template: { name: string; version: number };
+  status: RunStatus;
+  /** The run's version after the change (compare-and-set token). */
+  version: number;
+  /** ISO-8601. */
+  updatedAt: string;
+  /** The run events this change added (run and step transitions), oldest first. */
+  events: RunEvent[];
+  /** Steps done, total and percent after the change (as `GET /runs/:id/progress`, without the ETA). */
+  progress: { done: number; total: number; percent: number };
+  created: boolean;
+}
+
+/** What a tenant's event stream carries. A consumer must ignore kinds it does not know. */
+export type TenantEvent = JobChangeEvent | LogLinesEvent | RunChangeEvent;
 
 /** A stored event with its stream id (Redis Stream entry id `<ms>-<seq>`, ordered). */
 export interface StoredTenantEvent {

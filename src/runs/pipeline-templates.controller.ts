@@ -1,12 +1,14 @@
 import { applyDecorators, Body, CanActivate, Controller, ExecutionContext, Get, HttpCode, HttpException, Injectable, Param, Post, Query, Res, UseGuards } from '@nestjs/common';
-import { ApiBody, ApiConsumes, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiConsumes, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { ApiErrors, ApiStoreErrors } from '../common/api-errors';
 import { TenantId } from '../common/tenant.decorator';
 import { Authenticated } from '../tenants/tenant-auth.guard';
 import type { TemplateVersion } from './mongo-template.repository';
 import { PipelineNotFoundError } from './run.errors';
-import { TemplateVersionDto, TemplateVersionQueryDto } from './runs.dto';
+import { TemplateChartQueryDto, TemplateVersionDto, TemplateVersionQueryDto } from './runs.dto';
+import { templateChart, TEMPLATE_CHART_FORMATS } from './run-charts';
+import { STATECHART_CONTENT_TYPES } from '../statecharts/statechart.formats';
 import { RunsService } from './runs.service';
 
 /** Content types a template may be posted as. */
@@ -92,6 +94,19 @@ export class PipelineTemplatesController {
   @ApiErrors({ 400: true, 404: true })
   async versions(@TenantId() tenantId: string, @Param('name') name: string): Promise<TemplateVersionDto[]> {
     return (await this.runs.templateVersions(tenantId, checkName(name))).map((t) => present(t));
+  }
+
+  @Get(':name/statechart')
+  @ApiOperation({ summary: 'The statechart a template version compiles to (the same model as statecharts/): Mermaid (default), SCXML or directed-graph JSON.' })
+  @ApiQuery({ name: 'format', enum: TEMPLATE_CHART_FORMATS, required: false })
+  @ApiProduces('text/plain', 'application/xml', 'application/json')
+  @ApiOkResponse({ description: 'The diagram.' })
+  @ApiErrors({ 400: 'A malformed version or format; `errors` names it.', 404: true })
+  async statechart(@TenantId() tenantId: string, @Param('name') name: string, @Query() q: TemplateChartQueryDto, @Res({ passthrough: true }) res: Response): Promise<string> {
+    const t = await this.runs.template(tenantId, checkName(name), q.version);
+    const format = q.format ?? 'mmd';
+    res.type(STATECHART_CONTENT_TYPES[format]);
+    return templateChart(t, format);
   }
 
   @Post(':name/release')

@@ -1,5 +1,7 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import type { Response } from 'express';
+import { runChart } from './run-charts';
+import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { ApiErrors, ApiStoreErrors } from '../common/api-errors';
 import { JsonBody } from '../common/json-body.guard';
 import { RequestActor, TenantId } from '../common/tenant.decorator';
@@ -56,6 +58,18 @@ export class RunsController {
   @ApiErrors({ 404: true })
   async get(@TenantId() tenantId: string, @Param('id') id: string): Promise<RunDto> {
     return this.show(await this.runs.get(tenantId, checkRunId(id)));
+  }
+
+  @Get('runs/:id/statechart')
+  @ApiOperation({ summary: 'The run\'s statechart as Mermaid: every region\'s current state highlighted (class current), the transitions it took marked (taken).' })
+  @ApiProduces('text/plain')
+  @ApiOkResponse({ description: 'Mermaid stateDiagram-v2 (text/plain).' })
+  @ApiErrors({ 404: true })
+  async statechart(@TenantId() tenantId: string, @Param('id') id: string, @Res({ passthrough: true }) res: Response): Promise<string> {
+    const run = await this.runs.get(tenantId, checkRunId(id));
+    const { template } = await this.engine.templateOf(run);
+    res.type('text/plain');
+    return runChart(template, run);
   }
 
   @Get('runs/:id/events')

@@ -57,6 +57,13 @@ export class TemplateVersionQueryDto {
   version?: number;
 }
 
+export class TemplateChartQueryDto extends TemplateVersionQueryDto {
+  @ApiPropertyOptional({ enum: ['mmd', 'scxml', 'json'], default: 'mmd' })
+  @IsOptional()
+  @IsIn(['mmd', 'scxml', 'json'], { message: 'format must be one of mmd, scxml, json' })
+  format?: 'mmd' | 'scxml' | 'json';
+}
+
 /** A stored template version as the API shows it. */
 export class TemplateVersionDto {
   @ApiProperty({ example: 'dev-test-regression' }) name!: string;

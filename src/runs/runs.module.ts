@@ -1,5 +1,5 @@
 import { BullModule } from '@nestjs/bullmq';
-import { DynamicModule, Inject, Injectable, Logger, Module, OnApplicationShutdown, OnModuleInit, type BeforeApplicationShutdown } from '@nestjs/common';
+import { DynamicModule, Global, Inject, Injectable, Logger, Module, OnApplicationShutdown, OnModuleInit, type BeforeApplicationShutdown } from '@nestjs/common';
 import { getQueueToken } from '@nestjs/bullmq';
 import { Worker, type Queue } from 'bullmq';
 import Redis from 'ioredis';
@@ -30,6 +30,11 @@ import { BullStepMessages, STEP_QUEUE, type StepMessage } from './step-queue';
 import { StepSlots } from './step-slots';
 import { StepWorker } from './step-worker';
 import { TemplateCheck } from './template-check';
+import { EventsModule } from '../events/events.module';
+import { TenantEventLog } from '../events/tenant-event-log';
+import { feedRunEvents } from './run-event-feed';
+import { BuiltInChartSource } from './run-charts';
+import { PIPELINE_CHART_SOURCE } from '../statecharts/pipeline-chart-source';
 import { parseRouterConfig, ToolRouter } from './tool-router';
 
 const ROUTER_REDIS = Symbol('ROUTER_REDIS');
@@ -118,12 +123,13 @@ export interface RunsModuleOptions {
 }
 
 /** Pipeline templates and runs: repositories, the runtime (RunEngine), the step queue and worker. */
+@Global()
 @Module({})
 export class RunsModule {
   static register(options: RunsModuleOptions): DynamicModule {
     return {
       module: RunsModule,
-      imports: [BullModule.registerQueue({ name: STEP_QUEUE })],
+      imports: [BullModule.registerQueue({ name: STEP_QUEUE }), EventsModule],
       providers: [
         { provide: 'RUNS_OPTIONS', useValue: options },
         { provide: MongoRunRepository, inject: [Db], useFactory: (db: Db) => new MongoRunRepository(db) },
@@ -154,9 +160,12 @@ export class RunsModule {
         TemplateCheck,
         {
           provide: RunEngine,
-          inject: [MongoRunRepository, MongoTemplateRepository, PipelineMachines, BullStepMessages, CancellationBus],
-          useFactory: (runs: MongoRunRepository, templates: MongoTemplateRepository, machines: PipelineMachines, messages: BullStepMessages, cancellation: CancellationBus) =>
-            new RunEngine(runs, templates, machines, messages, cancellation),
+          inject: [MongoRunRepository, MongoTemplateRepository, PipelineMachines, BullStepMessages, CancellationBus, TenantEventLog],
+          useFactory: (runs: MongoRunRepository, templates: MongoTemplateRepository, machines: PipelineMachines, messages: BullStepMessages, cancellation: CancellationBus, events: TenantEventLog) => {
+            const engine = new RunEngine(runs, templates, machines, messages, cancellation);
+            feedRunEvents(engine, events); // every committed change reaches the tenant's SSE stream
+            return engine;
+          },
         },
         {
           provide: StepExecutor,
@@ -176,8 +185,9 @@ export class RunsModule {
         },
         RunsService,
         RunsLifecycle,
+        { provide: PIPELINE_CHART_SOURCE, inject: [MongoTemplateRepository], useFactory: (t: MongoTemplateRepository) => new BuiltInChartSource(t) },
       ],
-      exports: [RunsService, RunEngine, MongoTemplateRepository, RunArtifactStore],
+      exports: [RunsService, RunEngine, MongoTemplateRepository, RunArtifactStore, PIPELINE_CHART_SOURCE],
     };
   }
 }

@@ -1,3 +1,5 @@
+import type { AddressInfo } from 'node:net';
+import { readEvents } from '../support/sse-client';
 import { startTestApp, type TestApp } from '../support/test-app';
 import { getRun, postTemplate, runEvents, sh, startRun, succeededOrder, TENANT, waitForRun } from './support';
 
@@ -119,6 +121,38 @@ describe('pipeline runs over HTTP (real step worker, Redis, MongoDB-wire, shell 
     await postTemplate(t, { name: 'too-slow', steps: [sh('slow', 'sleep 30', { timeoutMs: 300 })] });
     const run = await waitForRun(t, await startRun(t, 'too-slow'), ['succeeded', 'failed']);
     expect(run.steps.slow.error).toEqual(expect.objectContaining({ code: 'TOOL_TIMEOUT' }));
+  });
+
+  it('the run streams its changes over SSE (GET /runs/:id/stream, and kind run on /events/stream), resumable by id', async () => {
+    const server = t.app.getHttpServer();
+    if (!server.listening) await t.app.listen(0, '127.0.0.1');
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const id = await startRun(t, 'plan-dev-test-verify');
+    const ended = (ev: { data: { status: string } }[]) => ev.some((e) => e.data.status === 'succeeded');
+    // From the stream's start (`after=0-0`; the `resync` it gets first says older entries may be trimmed).
+    const events = (await readEvents(`${base}/runs/${id}/stream?after=0-0`, TENANT, ended, 20_000)).filter((e) => e.event !== 'resync');
+    expect(events.every((e) => e.event === 'run' && e.data.runId === id)).toBe(true);
+    expect(events[0].data).toEqual(expect.objectContaining({ created: true, status: 'pending' }));
+    expect(events.at(-1)!.data).toEqual(expect.objectContaining({ status: 'succeeded', progress: { done: 4, total: 4, percent: 100 } }));
+    // Together the events carry the run's whole audit, in order.
+    const audit = await runEvents(t, id);
+    expect(events.flatMap((e) => e.data.events.map((x: { seq: number }) => x.seq))).toEqual(audit.map((e) => e.seq));
+    const resumed = await readEvents(`${base}/runs/${id}/stream`, { ...TENANT, 'last-event-id': events[1].id }, ended, 10_000);
+    expect(resumed.map((e) => e.id)).toEqual(events.slice(2).map((e) => e.id));
+    const all = (await readEvents(`${base}/events/stream?after=0-0&kinds=run&runId=${id}`, TENANT, ended, 10_000)).filter((e) => e.event !== 'resync');
+    expect(all.map((e) => e.id)).toEqual(events.map((e) => e.id));
+    const other = await fetch(`${base}/runs/${id}/stream`, { headers: { 'x-tenant-id': 'other' } });
+    expect(other.status).toBe(404);
+    // The run's chart highlights where each region ended.
+    const chart = await t.http.get(`/runs/${id}/statechart`).set(TENANT).expect(200);
+    expect(chart.text).toMatch(/^stateDiagram-v2/);
+    expect(chart.text).toContain('class succeeded current');
+    expect(chart.text).toMatch(/class .*running_verify_succeeded visited/);
+    expect(chart.text).toMatch(/running_plan_running --> running_plan_succeeded : STEP_SUCCEEDED.*\(taken\)/);
+    const tpl = await t.http.get('/pipeline-templates/plan-dev-test-verify/statechart?format=scxml').set(TENANT).expect(200);
+    expect(tpl.text).toContain('<parallel id="running">');
+    const exported = await t.http.get('/statecharts/pipeline:plan-dev-test-verify@1').expect(200);
+    expect(exported.text).toMatch(/^stateDiagram-v2/);
   });
 
   it('another tenant cannot see or act on the run (404)', async () => {
