@@ -21,7 +21,10 @@
  * 4. Real hands (scripts/demo-real-hands.ts): a second service with AGENT=cli on google/uuid broken
  *    in one function — a wrong fix rejected by the project's own tests, fixed, pushed through the
  *    git gateway — and a long CLI run cancelled with its whole process tree gone.
- * 5. Polls every job (GET /jobs/:id) and prints each committed transition as it appears, then the
+ * 5. Pipelines (scripts/demo-pipeline.ts): the built-in `dev-test-regression` on the same broken
+ *    repository, run by this service's step worker: the test step fails, spawns dev with its
+ *    output, runs again and passes; the run's step table is printed.
+ * 6. Polls every job (GET /jobs/:id) and prints each committed transition as it appears, then the
  *    history per job and a table. Exit 0 only if every job reached its expected final state (and
  *    the delivery checks held), else 1. The service is always stopped (SIGTERM, SIGKILL after 10 s)
  *    and its database and queue keys are removed.
@@ -41,6 +44,7 @@ import type { JobError, JobState, TransitionRecord } from '../src/lifecycle/job.
 import { MongoTenantRepository } from '../src/tenants/mongo-tenant.repository';
 import { issueApiKey } from '../src/tenants/tenant-admin';
 import { realHands } from './demo-real-hands';
+import { pipelineDemo } from './demo-pipeline';
 import { dropRunData } from './lib/run-data';
 import { MAIN_JS, ScriptAbort, ServiceProcess, type Answer } from './lib/service-process';
 
@@ -480,7 +484,14 @@ async function demo(): Promise<number> {
   const hands = await realHands({ say, ms, boot: bootService, redisUrl: REDIS_URL, mongoUri: MONGODB_URI, prefix: `${PREFIX}_cli`, timeoutMs: Math.max(JOBS_TIMEOUT_MS, 120_000) });
   cleanups.push(hands.cleanup);
 
-  // 5. Report.
+  // 5. Pipelines: the built-in dev-test-regression on the same broken repository.
+  say();
+  say('5) pipelines: dev-test-regression on google/uuid broken in one function — a failing test spawns dev with its output, then passes');
+  const pipeline = await pipelineDemo({ say, ms, http, auth: auth(REST_TENANT), timeoutMs: Math.max(JOBS_TIMEOUT_MS, 120_000) });
+  cleanups.push(async () => pipeline.cleanup());
+  checks.push({ what: `the dev-test-regression run converged after one regression round${pipeline.problem ? ` (${pipeline.problem})` : ''}`, pass: pipeline.ok });
+
+  // 6. Report.
   for (const j of jobs) {
     if (j.timedOut) j.problem = `timed out in ${j.state}`;
     else if (j.state !== j.expected) j.problem = `ended ${j.state}${j.job?.error ? ` (${j.job.error.code})` : ''}`;
