@@ -35,10 +35,16 @@ export interface SweepReport {
 @Injectable()
 export class Sweeper implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly log = new Logger(Sweeper.name);
+  /** Passes of other persisted machines (pipeline runs), run after the jobs' on the same timer. */
+  private readonly passes: { name: string; pass: () => Promise<Record<string, number>> }[] = [];
   private readonly task = new IntervalTask(
     async () => {
       const r = await this.sweep();
       if (r.enqueued || r.retried || r.rolledForward || r.dead) this.log.warn(`sweep repaired jobs: ${JSON.stringify(r)}`);
+      for (const p of this.passes) {
+        const repaired = await p.pass();
+        if (Object.values(repaired).some((n) => n > 0)) this.log.warn(`sweep repaired ${p.name}: ${JSON.stringify(repaired)}`);
+      }
     },
     (e) => this.log.warn(`sweep failed: ${e instanceof Error ? e.message : String(e)}`),
   );
@@ -51,6 +57,15 @@ export class Sweeper implements OnApplicationBootstrap, OnModuleDestroy {
     /** Observability hook (src/observability): counts each sweep's repairs. */
     private readonly telemetry: Telemetry,
   ) {}
+
+  /**
+   * Adds another persisted machine's repair pass (e.g. pipeline runs: claims, lost attempts,
+   * missing step messages) to this sweeper: one timer, one grace period for every machine.
+   * `pass` returns counts of what it repaired.
+   */
+  register(name: string, pass: () => Promise<Record<string, number>>): void {
+    this.passes.push({ name, pass });
+  }
 
   onApplicationBootstrap(): void {
     this.task.start(this.config.SWEEP_INTERVAL_MS);

@@ -1,5 +1,5 @@
 import { BullModule } from '@nestjs/bullmq';
-import { DynamicModule, Global, Inject, Injectable, Logger, Module, OnApplicationShutdown, OnModuleInit, type BeforeApplicationShutdown } from '@nestjs/common';
+import { DynamicModule, Global, Inject, Injectable, Logger, Module, OnApplicationShutdown, OnModuleInit, Optional, type BeforeApplicationShutdown } from '@nestjs/common';
 import { getQueueToken } from '@nestjs/bullmq';
 import { Worker, type Queue } from 'bullmq';
 import Redis from 'ioredis';
@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Db } from 'mongodb';
 import { TOOL_ADAPTERS } from '../agents/agents.module';
-import { IntervalTask } from '../common/interval-task';
+import { Sweeper } from '../queues/sweeper';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { CancellationBus } from '../jobs/stage-dispatcher.port';
 import { StoreServerInfo } from '../jobs/store-server';
@@ -40,7 +40,8 @@ import { parseRouterConfig, ToolRouter } from './tool-router';
 const ROUTER_REDIS = Symbol('ROUTER_REDIS');
 
 /**
- * Starts this process's step worker (when it runs workers) and the runs' sweeper pass; creates the
+ * Starts this process's step worker (when it runs workers) and adds the runs' pass to the jobs'
+ * sweeper (where it runs); creates the
  * indexes, stores the built-in templates (version 1 of each name, owner `builtin`) and selects the
  * compare-and-set once the store server is known.
  */
@@ -48,7 +49,6 @@ const ROUTER_REDIS = Symbol('ROUTER_REDIS');
 class RunsLifecycle implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly log = new Logger('Runs');
   private worker?: Worker<StepMessage>;
-  private sweep?: IntervalTask;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -64,20 +64,21 @@ class RunsLifecycle implements OnModuleInit, BeforeApplicationShutdown, OnApplic
     private readonly running: RunningCalls,
     @Inject(getQueueToken(STEP_QUEUE)) private readonly queue: Queue<StepMessage>,
     @Inject(ROUTER_REDIS) private readonly redis: Redis,
+    /** The jobs' sweeper, present where the sweeper runs: the runs' pass joins its timer. */
+    @Optional() private readonly sweeper?: Sweeper,
   ) {}
 
   async onModuleInit(): Promise<void> {
     await Promise.all([this.runs.ensureIndexes(), this.templates.ensureIndexes(), this.attempts.ensureIndexes(), this.artifacts.ensureIndexes()]);
     this.runs.atomic = (this.info.server?.atomicUpdates ?? false) && this.config.STORE_CAS === 'auto';
     for (const raw of BUILT_IN_TEMPLATES) await this.templates.save(BUILT_IN_OWNER, validateTemplate(raw, this.check.options()));
-    if (this.options.sweeper) {
+    if (this.options.sweeper && this.sweeper) {
       const sweeper = new RunSweeper(this.runs, this.engine, this.attempts, this.queue, {
         graceMs: Math.max(this.config.SWEEP_GRACE_MS, 1000),
         heartbeatTimeoutMs: this.config.HEARTBEAT_TIMEOUT_MS,
         batch: 100,
       });
-      this.sweep = new IntervalTask(async () => void (await sweeper.pass()), (e) => this.log.warn(`runs sweeper: ${String(e)}`));
-      this.sweep.start(this.config.SWEEP_INTERVAL_MS);
+      this.sweeper?.register('pipeline runs', async () => ({ ...(await sweeper.pass()) }));
     }
     if (this.options.worker) {
       this.worker = new Worker<StepMessage>(STEP_QUEUE, (job, token, signal) => this.stepWorker.process(job, token, signal), {
@@ -99,7 +100,6 @@ class RunsLifecycle implements OnModuleInit, BeforeApplicationShutdown, OnApplic
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    this.sweep?.stop();
     if (!this.worker) return;
     const timer = setTimeout(() => this.running.abortAll('worker shutting down'), this.config.SHUTDOWN_GRACE_MS);
     try {
