@@ -1,0 +1,39 @@
+import { getQueueToken } from '@nestjs/bullmq';
+import type { Queue } from 'bullmq';
+import { STEP_QUEUE, stepMessageId } from '../../src/runs/step-queue';
+import { startTestApp, uniqueName, type TestApp } from '../support/test-app';
+import { getRun, postTemplate, sh, startRun, waitForRun } from './support';
+
+/**
+ * The outbox repair for runs: a run committed with a step in `running` whose message was lost (a
+ * crash between the commit and the enqueue) is found by the sweeper's runs pass and its message
+ * sent again; the step then runs once.
+ */
+describe('pipeline runs: the sweeper re-sends a lost step message', () => {
+  let api: TestApp | undefined;
+  let worker: TestApp | undefined;
+  const prefix = uniqueName('pipesweep');
+
+  afterAll(async () => {
+    await api?.app.close();
+    await worker?.close();
+  });
+
+  it('a run whose step message is gone completes once a worker with the sweeper runs', async () => {
+    // An API process only: the run is committed with its first step running, nothing runs it.
+    api = await startTestApp('pipesweep', { QUEUE_PREFIX: prefix, MONGODB_DB: prefix }, { stages: [] });
+    await postTemplate(api, { name: 'lost', steps: [sh('only', 'echo ran')] });
+    const id = await startRun(api, 'lost');
+    const queue = api.app.get<Queue>(getQueueToken(STEP_QUEUE));
+    const message = await queue.getJob(stepMessageId({ runId: id, step: 'only', visit: 1 }));
+    expect(message).toBeDefined();
+    await message!.remove(); // the lost enqueue
+    expect((await getRun(api, id)).steps.only).toEqual(expect.objectContaining({ status: 'running', visit: 1 }));
+
+    worker = await startTestApp('pipesweep', { QUEUE_PREFIX: prefix, MONGODB_DB: prefix, SWEEP_INTERVAL_MS: '200', SWEEP_GRACE_MS: '500' });
+    const run = await waitForRun(worker, id, ['succeeded', 'failed'], 20_000);
+    expect(run.status).toBe('succeeded');
+    const attempts = (await worker.http.get(`/runs/${id}/attempts`).set({ 'x-tenant-id': 'acme' }).expect(200)).body as { step: string }[];
+    expect(attempts.map((a) => a.step)).toEqual(['only']);
+  });
+});
