@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { hostname } from 'node:os';
 import { APP_CONFIG, type AppConfig } from '../config/config';
-import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { UnrecoverableError, type Job } from 'bullmq';
+import { trackDelivery, waitWithoutAttempt } from '../runtime/delivery';
 import { AttemptTracker, type AttemptHandle } from '../attempts/attempt-tracker';
 import { OrphanReaper } from '../attempts/orphan-reaper';
 import { StageAttemptRepository } from '../attempts/stage-attempt.repository';
@@ -108,16 +109,12 @@ export class StageRunner {
       // No stage starts past the job's deadline: make sure the deadline message is there to fail
       // the job (idempotent per job), and look again later without spending an attempt.
       await this.dispatcher.scheduleDeadline(record, new Date());
-      if (token) await job.moveToDelayed(Date.now() + 1000, token);
-      throw new DelayedError(`job ${record.id} is past its deadline (JOB_DEADLINE_MS)`);
+      return waitWithoutAttempt(job, token, 1000, `job ${record.id} is past its deadline (JOB_DEADLINE_MS)`);
     }
     if (record.state === 'QUEUED') {
       // Tenant active-job limit: not admitted yet → wait in QUEUED, without spending an attempt.
       const admission = await this.admission.admit(record);
-      if (!admission.admitted) {
-        if (token) await job.moveToDelayed(Date.now() + admission.retryInMs, token);
-        throw new DelayedError(admission.reason);
-      }
+      if (!admission.admitted) return waitWithoutAttempt(job, token, admission.retryInMs, admission.reason);
     }
 
     // A redelivery of a message whose worker stalled or died: if another attempt of this job is
@@ -125,29 +122,21 @@ export class StageRunner {
     const redelivered = (job.stalledCounter ?? 0) > 0;
     if (redelivered) {
       const live = await this.attempts.findLive(record.id, record.version, new Date(Date.now() - this.config.HEARTBEAT_TIMEOUT_MS));
-      if (live) {
-        if (token) await job.moveToDelayed(Date.now() + this.config.HEARTBEAT_TIMEOUT_MS, token);
-        throw new DelayedError(`attempt ${live.attempt} of job ${record.id} ${live.stage} is alive on ${live.host}`);
-      }
+      if (live) return waitWithoutAttempt(job, token, this.config.HEARTBEAT_TIMEOUT_MS, `attempt ${live.attempt} of job ${record.id} ${live.stage} is alive on ${live.host}`);
     }
     const before = message.attemptsBefore ?? 0;
-    const controller = new AbortController();
-    const onOuterAbort = () => controller.abort(signal?.reason ?? new Error('worker aborted the job'));
-    signal?.addEventListener('abort', onOuterAbort, { once: true });
     // One controller for the whole run: a cancel between two continued stages aborts the next one.
-    const untrack = this.running.track(record.id, controller, record.version);
+    const delivery = trackDelivery(this.running, record.id, record.version, signal);
+    const controller = delivery.controller;
     try {
       let current = record;
       ran.push(stage);
       let step = await this.runOnce(stage, current, job.attemptsMade + 1 + before, (job.opts.attempts ?? 1) + before, controller, redelivered);
       for (let continued = 0; ; continued++) {
         if (step.kind === 'aborted') {
-          if (this.running.causeOf(controller) === 'shutdown' || (signal?.aborted ?? false)) {
-            if (continued === 0) {
-              // Release the message without spending an attempt; another worker takes it.
-              if (token) await job.moveToDelayed(Date.now(), token);
-              throw new DelayedError('released on shutdown');
-            }
+          if (delivery.releasing()) {
+            // Release the message without spending an attempt; another worker takes it.
+            if (continued === 0) return waitWithoutAttempt(job, token, 0, 'released on shutdown');
             await this.dispatcher.dispatch(current); // the continued stage becomes a message again
             return result('committed');
           }
@@ -158,10 +147,7 @@ export class StageRunner {
           this.log.warn(`job ${current.id} ${fault.stage} attempt ${fault.attempt}/${fault.maxAttempts} failed: ${fault.message}`);
           if (fault.retryAfterMs !== undefined) {
             // The tool is unavailable (an open circuit breaker): wait for it without spending an attempt.
-            if (continued === 0) {
-              if (token) await job.moveToDelayed(Date.now() + fault.retryAfterMs, token);
-              throw new DelayedError(`${fault.code}: ${fault.message}`);
-            }
+            if (continued === 0) return waitWithoutAttempt(job, token, fault.retryAfterMs, `${fault.code}: ${fault.message}`);
             await this.dispatcher.dispatch(current, { attemptsBefore: fault.attempt - 1, delayMs: fault.retryAfterMs });
             return result('committed');
           }
@@ -192,8 +178,7 @@ export class StageRunner {
         step = await this.runOnce(next, current, 1, this.config.STAGE_ATTEMPTS, controller);
       }
     } finally {
-      untrack();
-      signal?.removeEventListener('abort', onOuterAbort);
+      delivery.done();
     }
   }
 

@@ -12,7 +12,8 @@
  */
 import { hostname } from 'node:os';
 import { Logger } from '@nestjs/common';
-import { DelayedError, type Job } from 'bullmq';
+import type { Job } from 'bullmq';
+import { trackDelivery, waitWithoutAttempt } from '../runtime/delivery';
 import type { RunningCalls } from '../queues/cancellation';
 import type { RunActor } from '../pipelines/run-events';
 import type { PipelineEvent } from '../pipelines/pipeline.types';
@@ -67,15 +68,11 @@ export class StepWorker {
 
     const slot = `${m.runId}:${m.step}:${m.visit}`;
     if (!(await this.slots.acquire(m.tenantId, slot))) {
-      if (token) await job.moveToDelayed(Date.now() + this.options.slotRetryMs, token);
-      throw new DelayedError(`running-step limit reached (tenant ${m.tenantId}); step ${m.step} waits`);
+      return waitWithoutAttempt(job, token, this.options.slotRetryMs, `running-step limit reached (tenant ${m.tenantId}); step ${m.step} waits`);
     }
     if ((job.stalledCounter ?? 0) > 0) {
       const live = await this.attempts.findLive(m.runId, m.step, m.visit, new Date(Date.now() - this.options.heartbeatTimeoutMs));
-      if (live && live.host !== hostname()) {
-        if (token) await job.moveToDelayed(Date.now() + this.options.heartbeatTimeoutMs, token);
-        throw new DelayedError(`attempt ${live.attempt} of ${m.step} is alive on ${live.host}`);
-      }
+      if (live && live.host !== hostname()) return waitWithoutAttempt(job, token, this.options.heartbeatTimeoutMs, `attempt ${live.attempt} of ${m.step} is alive on ${live.host}`);
     }
 
     const { template } = await this.engine.templateOf(run);
@@ -83,10 +80,8 @@ export class StepWorker {
     if (!def) return { outcome: 'stale', ...base };
     const attempt = job.attemptsMade + 1;
     const attemptId = `${m.runId}:${m.step}:${m.visit}:${attempt}`;
-    const controller = new AbortController();
-    const onOuter = () => controller.abort(outer?.reason ?? new Error('worker stopped'));
-    outer?.addEventListener('abort', onOuter, { once: true });
-    const untrack = this.running.track(m.runId, controller, run.version);
+    const delivery = trackDelivery(this.running, m.runId, run.version, outer);
+    const controller = delivery.controller;
     await this.attempts.begin({
       id: attemptId, runId: m.runId, tenantId: m.tenantId, template: run.template.name, step: m.step, templateStep: m.templateStep,
       visit: m.visit, attempt, tool: def.tool, router: null, host: hostname(), workerPid: process.pid, startedAt: new Date(),
@@ -105,12 +100,11 @@ export class StepWorker {
       });
     } finally {
       clearInterval(beat);
-      untrack();
-      outer?.removeEventListener('abort', onOuter);
+      delivery.done();
       await this.slots.release(m.tenantId, slot).catch(() => undefined);
     }
     const tool = r.router?.tool ?? def.tool;
-    const error = r.kind === 'failed' ? { code: r.code, message: r.message } : r.kind === 'aborted' ? { code: 'ABORTED', message: `attempt aborted (${this.running.causeOf(controller) ?? 'cancelled'})` } : null;
+    const error = r.kind === 'failed' ? { code: r.code, message: r.message } : r.kind === 'aborted' ? { code: 'ABORTED', message: `attempt aborted (${delivery.cause() ?? 'cancelled'})` } : null;
     await this.attempts.finish(attemptId, {
       status: r.kind === 'succeeded' || r.kind === 'spawn' ? 'succeeded' : r.kind === 'aborted' ? 'aborted' : 'failed',
       exitCode: r.result?.exitCode ?? null,
@@ -125,10 +119,7 @@ export class StepWorker {
     const report = (event: PipelineEvent) => this.engine.send(m.runId, undefined, event, WORKER_ACTOR, { strict: false });
     const out = { ...base, attempt };
     if (r.kind === 'aborted') {
-      if (this.running.causeOf(controller) === 'shutdown' || outer?.aborted) {
-        if (token) await job.moveToDelayed(Date.now(), token);
-        throw new DelayedError('released on shutdown');
-      }
+      if (delivery.releasing()) return waitWithoutAttempt(job, token, 0, 'released on shutdown');
       return { outcome: 'aborted', ...out };
     }
     if (r.kind === 'succeeded') {
