@@ -10,7 +10,7 @@
  * failFast: false                   # true: after a failure no new success-dependent step starts
  * steps:
  *   - id: plan                      # [a-z][a-z0-9_-]*, unique
- *     tool: shell                   # shell | function | http | spawn | a CLI adapter | @capability
+ *     tool: shell                   # shell | function | http | agent | spawn | a CLI adapter | @capability
  *     with: { run: "echo plan" }    # the tool's arguments
  *     needs: [{ step: other, on: success }]   # or the shorthand "other" (= on: success)
  *     inputs: [report]              # artifacts by name, produced by a step this one depends on
@@ -24,7 +24,7 @@ import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
 
 /** Tools a step may name besides the CLI adapters and `@capability` names (see {@link TemplateCheckOptions}). */
-export const BUILT_IN_STEP_TOOLS = ['shell', 'function', 'http', 'spawn'] as const;
+export const BUILT_IN_STEP_TOOLS = ['shell', 'function', 'http', 'agent', 'spawn'] as const;
 
 /** How a step depends on another: see README "Dependency rules". */
 export const NEED_CONDITIONS = ['success', 'failure', 'always'] as const;
@@ -163,6 +163,9 @@ export function validateTemplate(raw: unknown, options: TemplateCheckOptions): P
       if (typeof name !== 'string' || !options.functions.includes(name)) {
         problems.push({ path: `steps[${i}].with.name`, message: `unknown function ${JSON.stringify(name)}; known: ${options.functions.join(', ')}` });
       }
+    }
+    if (s.tool === 'agent' && !['plan', 'code', 'review'].includes(String(s.with.call ?? 'plan'))) {
+      problems.push({ path: `steps[${i}].with.call`, message: `an agent step calls plan, code or review, not ${JSON.stringify(s.with.call)}` });
     }
     if (s.tool === 'shell' && typeof s.with.run !== 'string') {
       problems.push({ path: `steps[${i}].with.run`, message: 'a shell step needs the command line to run (a string)' });

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Db } from 'mongodb';
 import { TOOL_ADAPTERS } from '../agents/agents.module';
+import { AGENT, type Agent } from '../agents/agent.port';
 import { Sweeper } from '../queues/sweeper';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { CancellationBus } from '../jobs/stage-dispatcher.port';
@@ -169,9 +170,9 @@ export class RunsModule {
         },
         {
           provide: StepExecutor,
-          inject: [APP_CONFIG, TOOL_ADAPTERS, ToolBreakers, RunArtifactStore, ToolRouter],
-          useFactory: (config: AppConfig, adapters: Map<string, ToolAdapter>, breakers: ToolBreakers, artifacts: RunArtifactStore, router: ToolRouter) =>
-            new StepExecutor({ adapters, breakers, artifacts, router, workRoot: config.PIPELINE_WORK_ROOT || join(tmpdir(), 'aicd-runs') }),
+          inject: [APP_CONFIG, TOOL_ADAPTERS, ToolBreakers, RunArtifactStore, ToolRouter, AGENT],
+          useFactory: (config: AppConfig, adapters: Map<string, ToolAdapter>, breakers: ToolBreakers, artifacts: RunArtifactStore, router: ToolRouter, agent: Agent) =>
+            new StepExecutor({ adapters, breakers, artifacts, router, agent, workRoot: config.PIPELINE_WORK_ROOT || join(tmpdir(), 'aicd-runs') }),
         },
         {
           provide: StepWorker,

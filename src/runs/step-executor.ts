@@ -15,6 +15,8 @@ import type { ToolBreakers } from '../tools/tool-breakers';
 import type { StepTemplate } from '../pipelines/template.schema';
 import type { PipelineContext } from '../pipelines/pipeline.types';
 import { PIPELINE_FUNCTIONS } from './step-functions';
+import { ReviewRejectedError, runAgentStep } from './agent-step';
+import type { Agent } from '../agents/agent.port';
 import type { RunArtifact, RunArtifactStore } from './run-artifacts';
 import type { RouterChoice } from './step-attempts';
 import type { ToolRouter } from './tool-router';
@@ -69,6 +71,8 @@ export interface StepExecutorDeps {
   breakers: ToolBreakers;
   artifacts: RunArtifactStore;
   router: ToolRouter;
+  /** The Agent port for `agent` steps (see agent-step.ts). */
+  agent?: Agent;
   /** Root of the runs' workspaces. */
   workRoot: string;
   fetch?: typeof fetch;
@@ -127,7 +131,8 @@ export class StepExecutor {
       if (e instanceof ToolCircuitOpenError) return { kind: 'failed', code: e.code, message: e.message, retryable: true, result, router, consumed, retryAfterMs: e.retryAfterMs };
       if (e instanceof ToolStartError) return { kind: 'failed', code: e.code, message: e.message, retryable: e.code !== 'TOOL_BAD_REQUEST', result, router, consumed };
       const code = (e as { code?: unknown }).code;
-      return { kind: 'failed', code: typeof code === 'string' ? code : 'STEP_ERROR', message: e instanceof Error ? e.message : String(e), retryable: e instanceof StepError ? e.retryable : true, result, router, consumed };
+      const retryable = (e as { retryable?: unknown }).retryable;
+      return { kind: 'failed', code: typeof code === 'string' ? code : 'STEP_ERROR', message: e instanceof Error ? e.message : String(e), retryable: typeof retryable === 'boolean' ? retryable : true, result, router, consumed };
     }
   }
 
@@ -231,6 +236,23 @@ export class StepExecutor {
       return { result: null, value: { rounds } };
     }
     if (tool === 'http') return this.callHttp(spec);
+    if (tool === 'agent') {
+      if (!this.deps.agent) throw new StepError('TOOL_NOT_FOUND', 'no Agent on this worker');
+      const agent = this.deps.agent;
+      try {
+        const result = await runAgentStep(agent, {
+          runId: spec.runId, tenantId: spec.tenantId, step: spec.step, visit: spec.visit, attempt: spec.attempt, attemptId: spec.attemptId,
+          args: w, runInputs: spec.runInputs, inputs, signal: spec.signal, onProcess: spec.onProcess,
+          ...(spec.spawned ? { regression: spec.spawned.regressionContext } : {}),
+        });
+        return { result, value: result.value };
+      } catch (e) {
+        if (!(e instanceof ReviewRejectedError)) throw e;
+        // A rejection is the step's failure, with the comments as its output (the regression context of a spawned code step).
+        const comments = e.comments.join('\n');
+        return { result: { tool: 'agent', exitCode: null, signal: null, pid: null, durationMs: 0, stdoutTail: comments, stderrTail: '', outcome: { kind: 'permanent', code: e.code, message: e.message }, usage: null } };
+      }
+    }
     if (tool === 'function') {
       const fn = PIPELINE_FUNCTIONS[String(w.name)];
       const adapter = this.adapter('function');

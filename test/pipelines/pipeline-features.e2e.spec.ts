@@ -112,6 +112,30 @@ describe('pipeline features over HTTP (real step worker, Redis, MongoDB-wire, su
     expect(events.filter((e) => e.step === 'test' && e.to === 'awaitingSpawn')).toHaveLength(2);
   });
 
+  it('agent steps: plan → code → review through the Agent port; a rejected review spawns code with its comments and passes the next round', async () => {
+    await postTemplate(t, {
+      name: 'plan-code-review',
+      steps: [
+        { id: 'plan', tool: 'agent', with: { call: 'plan' }, outputs: { plan: { json: true } } },
+        { id: 'code', tool: 'agent', needs: ['plan'], inputs: ['plan'], with: { call: 'code' }, outputs: { code: { json: true } } },
+        { id: 'review', tool: 'agent', needs: ['code'], inputs: ['plan', 'code'], with: { call: 'review', spawnOnFailure: 'code' }, outputs: { review: { json: true } } },
+      ],
+    });
+    const issue = { id: '9', title: 'Fix the widget', body: 'mock: reject=1', url: 'https://github.com/acme/widgets/issues/9' };
+    const id = await startRun(t, 'plan-code-review', { repositoryId: 'acme/widgets', issue });
+    const run = await waitForRun(t, id, ['succeeded', 'failed'], 30_000);
+    expect(run.status).toBe('succeeded');
+    expect(run.spawned.map((s) => [s.id, s.parentStepId, s.status])).toEqual([['code~1', 'review', 'succeeded']]);
+    expect(run.spawned[0].regressionContext.reason).toMatch(/^review failed \(REVIEW_REJECTED\): review rejected: Round 1:/);
+    expect(run.steps.review.visit).toBe(2);
+    // The agent saw the run as its job: plan, code, review (rejected), code with the feedback, review (approved).
+    const calls = t.calls.filter((c) => c.jobId === id).map((c) => c.stage);
+    expect(calls).toEqual(['planning', 'coding', 'reviewing', 'coding', 'reviewing']);
+    const { artifacts } = (await t.http.get(`/runs/${id}/artifacts`).set(TENANT).expect(200)).body;
+    const reviewArtifact = artifacts.find((a: { name: string; producer: { visit: number } }) => a.name === 'review' && a.producer.visit === 2);
+    expect(reviewArtifact).toBeDefined();
+  });
+
   it('regression: a test that never passes hits maxSpawnDepth and fails naming the limit', async () => {
     await postTemplate(t, { name: 'never-green', maxSpawnDepth: 2, steps: [sh('dev', 'true'), sh('test', 'exit 1', { needs: ['dev'], with: { run: 'exit 1', spawnOnFailure: 'dev' } })] });
     const run = await waitForRun(t, await startRun(t, 'never-green'), ['succeeded', 'failed'], 60_000);
