@@ -12,6 +12,27 @@ function hasBody(req: Request): boolean {
 }
 
 /**
+ * The 415 UNSUPPORTED_MEDIA_TYPE naming Content-Type unless the request's body matches `accepted`
+ * (`what` says it in words, e.g. `JSON (application/json)`). A request without a body passes.
+ * @throws HttpException 415.
+ */
+export function checkBodyType(req: Request, accepted: RegExp, what: string, allowed: string): void {
+  if (!hasBody(req)) return;
+  const type = req.headers['content-type'];
+  if (type && accepted.test(type)) return;
+  throw new HttpException(
+    {
+      statusCode: 415,
+      error: 'Unsupported Media Type',
+      code: 'UNSUPPORTED_MEDIA_TYPE',
+      message: `the body must be ${what}, not ${type ? JSON.stringify(type) : 'untyped'}`,
+      errors: [{ field: 'Content-Type', messages: [`must be ${allowed}`] }],
+    },
+    415,
+  );
+}
+
+/**
  * Refuses a request body that is not JSON with 415 UNSUPPORTED_MEDIA_TYPE naming Content-Type
  * (otherwise the JSON parser skips it and the route would see an empty body and answer a
  * misleading 400). A request without a body passes.
@@ -19,20 +40,8 @@ function hasBody(req: Request): boolean {
 @Injectable()
 export class JsonBodyGuard implements CanActivate {
   canActivate(ctx: ExecutionContext): boolean {
-    const req = ctx.switchToHttp().getRequest<Request>();
-    if (!hasBody(req)) return true;
-    const type = req.headers['content-type'];
-    if (type && JSON_TYPE.test(type)) return true;
-    throw new HttpException(
-      {
-        statusCode: 415,
-        error: 'Unsupported Media Type',
-        code: 'UNSUPPORTED_MEDIA_TYPE',
-        message: `the body must be JSON (Content-Type: application/json), not ${type ? JSON.stringify(type) : 'untyped'}`,
-        errors: [{ field: 'Content-Type', messages: ['must be application/json'] }],
-      },
-      415,
-    );
+    checkBodyType(ctx.switchToHttp().getRequest<Request>(), JSON_TYPE, 'JSON (Content-Type: application/json)', 'application/json');
+    return true;
   }
 }
 

@@ -1,4 +1,5 @@
-import { applyDecorators, Body, CanActivate, Controller, ExecutionContext, Get, HttpCode, HttpException, Injectable, Param, Post, Query, Res, UseGuards } from '@nestjs/common';
+import { applyDecorators, Body, CanActivate, Controller, ExecutionContext, Get, HttpCode, Injectable, Param, Post, Query, Res, UseGuards } from '@nestjs/common';
+import { checkBodyType } from '../common/json-body.guard';
 import { ApiBody, ApiConsumes, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { ApiErrors, ApiStoreErrors } from '../common/api-errors';
@@ -20,19 +21,8 @@ const NAME = /^[a-z][a-z0-9-]{0,62}$/;
 @Injectable()
 class TemplateBodyGuard implements CanActivate {
   canActivate(ctx: ExecutionContext): boolean {
-    const req = ctx.switchToHttp().getRequest<Request>();
-    const type = req.headers['content-type'];
-    if (type && TEMPLATE_TYPE.test(type)) return true;
-    throw new HttpException(
-      {
-        statusCode: 415,
-        error: 'Unsupported Media Type',
-        code: 'UNSUPPORTED_MEDIA_TYPE',
-        message: `a template must be JSON (application/json) or YAML (application/yaml), not ${type ? JSON.stringify(type) : 'untyped'}`,
-        errors: [{ field: 'Content-Type', messages: ['must be application/json or application/yaml'] }],
-      },
-      415,
-    );
+    checkBodyType(ctx.switchToHttp().getRequest<Request>(), TEMPLATE_TYPE, 'a template in JSON (application/json) or YAML (application/yaml)', 'application/json or application/yaml');
+    return true;
   }
 }
 
