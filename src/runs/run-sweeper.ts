@@ -1,3 +1,5 @@
+import { readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import type { MongoRunRepository } from './mongo-run.repository';
@@ -12,7 +14,10 @@ import { stepMessageId, type StepMessage } from './step-queue';
  *   (`WORKER_LOST`); their message is redelivered by BullMQ's stalled check and runs again;
  * - for runs in `running` not updated for `graceMs`, makes sure every running step visit has a
  *   message that can still run it: a missing one is sent again, and one that ended (completed or
- *   failed) without its report reaching the run is removed and sent again.
+ *   failed) without its report reaching the run is removed and sent again;
+ * - removes this worker's workspaces (`workRoot/<runId>`) of runs that succeeded or were canceled
+ *   (or no longer exist) and were not touched for `graceMs`; a failed or quarantined run's stay
+ *   for inspection and retry.
  */
 export class RunSweeper {
   private readonly log = new Logger(RunSweeper.name);
@@ -22,11 +27,11 @@ export class RunSweeper {
     private readonly engine: RunEngine,
     private readonly attempts: StepAttemptRepository,
     private readonly queue: Queue<StepMessage>,
-    private readonly options: { graceMs: number; heartbeatTimeoutMs: number; batch: number },
+    private readonly options: { graceMs: number; heartbeatTimeoutMs: number; batch: number; workRoot?: string },
   ) {}
 
   /** @returns what it repaired. */
-  async pass(): Promise<{ claims: number; lost: number; resent: number }> {
+  async pass(): Promise<{ claims: number; lost: number; resent: number; workspacesRemoved: number }> {
     const claims = await this.runs.rollForwardStale(this.options.graceMs, this.options.batch);
     let lost = 0;
     for (const a of await this.attempts.findDead(new Date(Date.now() - this.options.heartbeatTimeoutMs), this.options.batch)) {
@@ -54,7 +59,30 @@ export class RunSweeper {
       }
       if (missing) resent += await this.engine.resend(run);
     }
+    const workspacesRemoved = await this.removeEndedWorkspaces();
     if (claims || lost || resent) this.log.log(`runs sweeper: ${claims} claim(s) rolled forward, ${lost} lost attempt(s), ${resent} step message(s) re-sent`);
-    return { claims, lost, resent };
+    return { claims, lost, resent, workspacesRemoved };
+  }
+
+  private async removeEndedWorkspaces(): Promise<number> {
+    const root = this.options.workRoot;
+    if (!root) return 0;
+    let names: string[];
+    try {
+      names = (await readdir(root)).filter((n) => n.startsWith('run_')).slice(0, this.options.batch);
+    } catch {
+      return 0; // no runs here yet
+    }
+    let removed = 0;
+    for (const name of names) {
+      const dir = join(root, name);
+      const info = await stat(dir).catch(() => null);
+      if (!info || Date.now() - info.mtimeMs < this.options.graceMs) continue;
+      const run = await this.runs.findById(name);
+      if (run && run.status !== 'succeeded' && run.status !== 'canceled') continue;
+      await rm(dir, { recursive: true, force: true });
+      removed++;
+    }
+    return removed;
   }
 }

@@ -78,6 +78,7 @@ class RunsLifecycle implements OnModuleInit, BeforeApplicationShutdown, OnApplic
         graceMs: Math.max(this.config.SWEEP_GRACE_MS, 1000),
         heartbeatTimeoutMs: this.config.HEARTBEAT_TIMEOUT_MS,
         batch: 100,
+        workRoot: this.config.PIPELINE_WORK_ROOT || join(tmpdir(), 'aicd-runs'),
       });
       this.sweeper?.register('pipeline runs', async () => ({ ...(await sweeper.pass()) }));
     }

@@ -1,7 +1,10 @@
 import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import { STEP_QUEUE, stepMessageId } from '../../src/runs/step-queue';
-import { startTestApp, uniqueName, type TestApp } from '../support/test-app';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { eventually, startTestApp, uniqueName, type TestApp } from '../support/test-app';
 import { getRun, postTemplate, sh, startRun, waitForRun } from './support';
 
 /**
@@ -9,14 +12,16 @@ import { getRun, postTemplate, sh, startRun, waitForRun } from './support';
  * crash between the commit and the enqueue) is found by the sweeper's runs pass and its message
  * sent again; the step then runs once.
  */
-describe('pipeline runs: the sweeper re-sends a lost step message', () => {
+describe('pipeline runs: the sweeper re-sends a lost step message and removes ended runs\' workspaces', () => {
   let api: TestApp | undefined;
   let worker: TestApp | undefined;
   const prefix = uniqueName('pipesweep');
+  const workRoot = mkdtempSync(join(tmpdir(), 'aicd-pipesweep-'));
 
   afterAll(async () => {
     await api?.app.close();
     await worker?.close();
+    rmSync(workRoot, { recursive: true, force: true });
   });
 
   it('a run whose step message is gone completes once a worker with the sweeper runs', async () => {
@@ -30,10 +35,13 @@ describe('pipeline runs: the sweeper re-sends a lost step message', () => {
     await message!.remove(); // the lost enqueue
     expect((await getRun(api, id)).steps.only).toEqual(expect.objectContaining({ status: 'running', visit: 1 }));
 
-    worker = await startTestApp('pipesweep', { QUEUE_PREFIX: prefix, MONGODB_DB: prefix, SWEEP_INTERVAL_MS: '200', SWEEP_GRACE_MS: '500' });
+    worker = await startTestApp('pipesweep', { QUEUE_PREFIX: prefix, MONGODB_DB: prefix, SWEEP_INTERVAL_MS: '200', SWEEP_GRACE_MS: '1000', PIPELINE_WORK_ROOT: workRoot });
     const run = await waitForRun(worker, id, ['succeeded', 'failed'], 20_000);
     expect(run.status).toBe('succeeded');
     const attempts = (await worker.http.get(`/runs/${id}/attempts`).set({ 'x-tenant-id': 'acme' }).expect(200)).body as { step: string }[];
     expect(attempts.map((a) => a.step)).toEqual(['only']);
+    // The ended run's workspace on this worker is removed by a later pass (after the grace period).
+    expect(existsSync(join(workRoot, id))).toBe(true);
+    await eventually(async () => (existsSync(join(workRoot, id)) ? undefined : true), 10_000, () => `workspace ${join(workRoot, id)} still there`);
   });
 });
