@@ -139,11 +139,13 @@ export class Child {
     args: string[],
     env: NodeJS.ProcessEnv,
     readonly logFile: string,
+    /** Opt-in: the child leads its own process group, and `kill` signals the whole group. */
+    readonly options: { detached?: boolean } = {},
   ) {
     fs.mkdirSync(path.dirname(logFile), { recursive: true });
     const fd = fs.openSync(logFile, 'a');
     try {
-      this.proc = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', fd, fd] });
+      this.proc = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', fd, fd], ...(options.detached ? { detached: true } : {}) });
     } finally {
       fs.closeSync(fd);
     }
@@ -171,7 +173,16 @@ export class Child {
   }
 
   kill(signal: NodeJS.Signals): void {
-    if (this.alive) this.proc.kill(signal);
+    if (!this.alive) return;
+    if (this.options.detached) {
+      try {
+        process.kill(-this.pid, signal); // its whole process group
+        return;
+      } catch {
+        /* the group is gone: fall through */
+      }
+    }
+    this.proc.kill(signal);
   }
 
   log(): string {
@@ -432,9 +443,9 @@ export class Cluster {
     return `http://127.0.0.1:${this.apiPort}`;
   }
 
-  private spawnMain(name: string, args: string[], env: Record<string, string> = {}): Child {
+  private spawnMain(name: string, args: string[], env: Record<string, string> = {}, options: { detached?: boolean } = {}): Child {
     const n = ++this.spawned;
-    return new Child(name, process.execPath, [this.main, ...args], { ...this.env, ...env }, path.join(this.logDir, `${String(n).padStart(3, '0')}-${name}.log`));
+    return new Child(name, process.execPath, [this.main, ...args], { ...this.env, ...env }, path.join(this.logDir, `${String(n).padStart(3, '0')}-${name}.log`), options);
   }
 
   /** Starts the API process (`--role=api`) and waits until it answers HTTP. */
@@ -445,10 +456,13 @@ export class Cluster {
     return this.api;
   }
 
-  /** Starts a worker process (`--role=worker [--stages=…]`) and waits until its workers run. */
-  async startWorker(stages?: Stage[], env: Record<string, string> = {}, wait = true): Promise<Child> {
+  /**
+   * Starts a worker process (`--role=worker [--stages=…]`) and waits until its workers run.
+   * `options.detached`: it leads its own process group, which `kill` signals as a whole.
+   */
+  async startWorker(stages?: Stage[], env: Record<string, string> = {}, wait = true, options: { detached?: boolean } = {}): Promise<Child> {
     const args = ['--role=worker', ...(stages ? [`--stages=${stages.join(',')}`] : [])];
-    const w = this.spawnMain(`worker${this.workers.length + 1}`, args, env);
+    const w = this.spawnMain(`worker${this.workers.length + 1}`, args, env, options);
     this.workers.push(w);
     if (wait) await w.waitForOutput('worker running stages', 30_000);
     return w;
