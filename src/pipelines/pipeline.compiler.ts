@@ -190,7 +190,7 @@ export function compilePipeline(template: PipelineTemplate, version: number) {
       markReady: assign(({ context }, p: Params) => ({ steps: setStep(context, p.step, { status: 'ready', reason: undefined }) })),
       startStep: assign(({ context }, p: Params) => ({ steps: setStep(context, p.step, { status: 'running', visit: context.steps[p.step].visit + 1, error: undefined }) })),
       succeed: assign(({ context, event }, p: Params) => ({
-        steps: setStep(context, p.step, { status: 'succeeded', reason: undefined, artifacts: (event as Ev<'STEP_SUCCEEDED'>).artifacts ?? {} }),
+        steps: setStep(context, p.step, { status: 'succeeded', reason: undefined, artifacts: (event as Ev<'STEP_SUCCEEDED'>).artifacts ?? {}, attemptId: (event as Ev<'STEP_SUCCEEDED'>).attempt }),
       })),
       fail: assign(({ context, event }, p: Params) => {
         const e = event as Ev<'STEP_FAILED'>;
@@ -230,7 +230,7 @@ export function compilePipeline(template: PipelineTemplate, version: number) {
         return { steps: setStep(context, p.step, { status: 'failed', error }) };
       }),
       spawnedSucceeded: assign(({ context, event }) => ({
-        spawned: context.spawned.map((s) => (s === currentSpawned(context, event) ? { ...s, status: 'succeeded' as const, artifacts: (event as Ev<'STEP_SUCCEEDED'>).artifacts ?? {} } : s)),
+        spawned: context.spawned.map((s) => (s === currentSpawned(context, event) ? { ...s, status: 'succeeded' as const, artifacts: (event as Ev<'STEP_SUCCEEDED'>).artifacts ?? {}, attemptId: (event as Ev<'STEP_SUCCEEDED'>).attempt } : s)),
       })),
       spawnedFailed: assign(({ context, event }) => {
         const e = event as Ev<'STEP_FAILED'>;

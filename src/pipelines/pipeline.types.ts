@@ -34,6 +34,8 @@ export interface StepState {
   error?: { code: string; message: string };
   /** Artifacts of its last successful visit, by output name → artifact id (one producing attempt each). */
   artifacts?: Record<string, string>;
+  /** The step attempt whose result its last successful visit took (`<runId>:<step>:<visit>:<n>`). */
+  attemptId?: string;
 }
 
 /** A step spawned at run time by another step (the regression loop, seed 004 §3). */
@@ -55,6 +57,8 @@ export interface SpawnedStep {
   error?: { code: string; message: string };
   /** Artifacts of its successful visit, by output name → artifact id. */
   artifacts?: Record<string, string>;
+  /** The step attempt whose result it took. */
+  attemptId?: string;
 }
 
 /** The compiled template's facts the guards need (copied into the context at creation). */
@@ -91,7 +95,8 @@ export interface PipelineInput {
 /** Events of the pipeline statechart. `step` is a template step id or a spawned step id. */
 export type PipelineEvent =
   | { type: 'START' }
-  | { type: 'STEP_SUCCEEDED'; step: string; visit: number; artifacts?: Record<string, string> }
+  /** `attempt`: the step attempt's id whose result this is (recorded as the visit's). */
+  | { type: 'STEP_SUCCEEDED'; step: string; visit: number; attempt?: string; artifacts?: Record<string, string> }
   /** A step's last attempt failed (`attempts` = failed attempts of this visit). `quarantine`: a quarantine-class error. */
   | { type: 'STEP_FAILED'; step: string; visit: number; attempts: number; code: string; message: string; quarantine?: boolean }
   /** One attempt failed and the step will be retried: counts for the failure budget only. */

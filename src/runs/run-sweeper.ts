@@ -35,7 +35,12 @@ export class RunSweeper {
     const claims = await this.runs.rollForwardStale(this.options.graceMs, this.options.batch);
     let lost = 0;
     for (const a of await this.attempts.findDead(new Date(Date.now() - this.options.heartbeatTimeoutMs), this.options.batch)) {
-      if (await this.attempts.markLost(a.id)) lost++;
+      // Its worker died after the run took its result (reported, not yet recorded): succeeded.
+      const run = await this.runs.findById(a.runId);
+      const ctx = run?.snapshot.context;
+      const took = ctx && ((ctx.steps[a.step]?.attemptId ?? ctx.spawned.find((s) => s.id === a.step)?.attemptId) === a.id);
+      if (took) await this.attempts.finish(a.id, { status: 'succeeded', exitCode: null, usage: null, error: null, stdoutTail: '', stderrTail: '', produced: Object.values(ctx.steps[a.step]?.artifacts ?? ctx.spawned.find((s) => s.id === a.step)?.artifacts ?? {}) });
+      else if (await this.attempts.markLost(a.id)) lost++;
     }
     let resent = 0;
     for (const run of await this.runs.findStale(['running'], new Date(Date.now() - this.options.graceMs), this.options.batch)) {

@@ -183,6 +183,7 @@ export class RunsModule {
               quarantineCodes: new Set(config.PIPELINE_QUARANTINE_CODES.split(',').map((s) => s.trim()).filter(Boolean)),
               heartbeatTimeoutMs: config.HEARTBEAT_TIMEOUT_MS,
               slotRetryMs: 250,
+              killGraceMs: config.KILL_GRACE_MS,
             }),
         },
         RunsService,

@@ -1,4 +1,4 @@
-import { Collection, Db, type Filter } from 'mongodb';
+import { Collection, Db, MongoServerError, type Filter } from 'mongodb';
 import type { Usage } from '../tools/tool.port';
 
 /** How the router chose a step's tool (seed 002 task router). */
@@ -25,7 +25,12 @@ export interface StepAttempt {
   attempt: number;
   tool: string;
   router: RouterChoice | null;
-  status: 'running' | 'succeeded' | 'failed' | 'aborted';
+  /**
+   * `succeeded`: its result is the one the run took; `discarded`: it succeeded but the run no
+   * longer waited for it (a duplicate or late execution); `aborted`: canceled, or its worker died
+   * (`WORKER_LOST`).
+   */
+  status: 'running' | 'succeeded' | 'discarded' | 'failed' | 'aborted';
   host: string;
   workerPid: number;
   /** The tool's child process (its group leader), when it started one. */
@@ -57,16 +62,34 @@ export class StepAttemptRepository {
 
   async ensureIndexes(): Promise<void> {
     await this.attempts.createIndex({ runId: 1, startedAt: 1 }, { name: 'run_started' });
+    await this.attempts.createIndex({ runId: 1, step: 1, visit: 1, attempt: 1 }, { name: 'run_step_visit' });
     await this.attempts.createIndex({ status: 1, heartbeatAt: 1 }, { name: 'status_heartbeat' });
     await this.attempts.createIndex({ template: 1, templateStep: 1, status: 1, endedAt: -1 }, { name: 'template_step_ended' });
     await this.attempts.createIndex({ tool: 1, status: 1, endedAt: -1 }, { name: 'tool_ended' });
   }
 
-  /** Starts (or restarts, for a redelivered message) an attempt. */
-  async begin(a: Omit<StepAttempt, 'status' | 'endedAt' | 'durationMs' | 'exitCode' | 'usage' | 'error' | 'stdoutTail' | 'stderrTail' | 'produced' | 'heartbeatAt' | 'pid' | 'pgid' | 'marker'>): Promise<void> {
-    const { id, ...rest } = a;
-    const doc: Omit<Doc, '_id'> = { ...rest, status: 'running', heartbeatAt: a.startedAt, endedAt: null, durationMs: null, exitCode: null, usage: null, error: null, stdoutTail: '', stderrTail: '', produced: [], pid: null, pgid: null, marker: null };
-    await this.attempts.replaceOne({ _id: id }, doc, { upsert: true });
+  /**
+   * Records a new attempt of (run, step, visit) with the next free attempt number: one more than
+   * the attempts recorded, taken with a unique `_id` insert (two executions racing for a number:
+   * one gets the next). @returns the number and the id (`<runId>:<step>:<visit>:<attempt>`).
+   */
+  async begin(a: Omit<StepAttempt, 'id' | 'attempt' | 'status' | 'endedAt' | 'durationMs' | 'exitCode' | 'usage' | 'error' | 'stdoutTail' | 'stderrTail' | 'produced' | 'heartbeatAt' | 'pid' | 'pgid' | 'marker'>): Promise<{ attempt: number; attemptId: string }> {
+    let attempt = (await this.attempts.countDocuments({ runId: a.runId, step: a.step, visit: a.visit } as Filter<Doc>)) + 1;
+    for (let tries = 0; ; tries++, attempt++) {
+      const attemptId = `${a.runId}:${a.step}:${a.visit}:${attempt}`;
+      const doc: Doc = { ...a, _id: attemptId, attempt, status: 'running', heartbeatAt: a.startedAt, endedAt: null, durationMs: null, exitCode: null, usage: null, error: null, stdoutTail: '', stderrTail: '', produced: [], pid: null, pgid: null, marker: null };
+      try {
+        await this.attempts.insertOne(doc);
+        return { attempt, attemptId };
+      } catch (e) {
+        if (!(e instanceof MongoServerError && e.code === 11000) || tries >= 20) throw e;
+      }
+    }
+  }
+
+  /** Every attempt of one step visit, in attempt order. */
+  async listForVisit(runId: string, step: string, visit: number): Promise<StepAttempt[]> {
+    return (await this.attempts.find({ runId, step, visit } as Filter<Doc>).sort({ attempt: 1 }).toArray()).map(toAttempt);
   }
 
   async processStarted(id: string, p: { pid: number; pgid: number; marker: string }): Promise<void> {
