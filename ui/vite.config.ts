@@ -4,7 +4,7 @@ import { defineConfig } from 'vite';
 const root = decodeURIComponent(new URL('.', import.meta.url).pathname);
 
 /** API paths the dev server forwards to the service (`npm start`, port 3000). */
-const API_PATHS = ['/jobs', '/events', '/workers', '/queues', '/whoami', '/healthz', '/statecharts'];
+const API_PATHS = ['/jobs', '/events', '/workers', '/queues', '/whoami', '/healthz', '/statecharts', '/runs', '/pipeline-templates', '/artifacts'];
 const API_TARGET = process.env.AICD_API_URL ?? 'http://127.0.0.1:3000';
 
 /**

@@ -1,14 +1,21 @@
 import { apiBlob, apiJson, apiText } from './client';
 import type {
   Artifact,
+  ArtifactLineage,
   BulkResult,
   JobCounts,
   JobDetail,
   JobPage,
   LogPage,
+  PipelineRun,
   QueueInfo,
+  RunArtifacts,
+  RunAuditEvent,
+  RunPage,
+  StepAttemptRecord,
   StageAttempt,
   SubmitJobInput,
+  TemplateVersion,
   WorkerInfo,
 } from './types';
 
@@ -22,7 +29,15 @@ export interface JobFilters {
   updatedTo?: string;
 }
 
+/** Filters of the run list (`GET /runs`). */
+export interface RunFilters {
+  status?: string;
+  template?: string;
+}
+
 const job = (id: string) => `/jobs/${encodeURIComponent(id)}`;
+const run = (id: string) => `/runs/${encodeURIComponent(id)}`;
+const sig = (signal?: AbortSignal) => (signal ? { signal } : {});
 
 export const api = {
   whoami: (key: string, signal?: AbortSignal) => apiJson<{ tenantId: string }>('/whoami', { key, ...(signal ? { signal } : {}) }),
@@ -67,6 +82,36 @@ export const api = {
   workers: (signal?: AbortSignal) => apiJson<WorkerInfo[]>('/workers', signal ? { signal } : {}),
 
   queues: (signal?: AbortSignal) => apiJson<QueueInfo[]>('/queues', signal ? { signal } : {}),
+
+  // Pipeline runs (README "Pipelines").
+  listRuns: (filters: RunFilters, page: { limit: number; cursor?: string | undefined }, signal?: AbortSignal) =>
+    apiJson<RunPage>('/runs', { query: { ...filters, limit: page.limit, cursor: page.cursor }, ...sig(signal) }),
+
+  startRun: (body: { template: string; version?: number; inputs: Record<string, unknown> }) => apiJson<PipelineRun>('/runs', { method: 'POST', body }),
+
+  getRun: (id: string, signal?: AbortSignal) => apiJson<PipelineRun>(run(id), sig(signal)),
+
+  runStatechart: (id: string, signal?: AbortSignal) => apiText(`${run(id)}/statechart`, sig(signal)),
+
+  runEvents: (id: string, signal?: AbortSignal) => apiJson<RunAuditEvent[]>(`${run(id)}/events`, sig(signal)),
+
+  runAttempts: (id: string, signal?: AbortSignal) => apiJson<StepAttemptRecord[]>(`${run(id)}/attempts`, sig(signal)),
+
+  runArtifacts: (id: string, signal?: AbortSignal) => apiJson<RunArtifacts>(`${run(id)}/artifacts`, sig(signal)),
+
+  /** The artifact id contains `:`: it is URL-encoded. */
+  artifactLineage: (artifactId: string, signal?: AbortSignal) => apiJson<ArtifactLineage>(`/artifacts/${encodeURIComponent(artifactId)}/lineage`, sig(signal)),
+
+  cancelRun: (id: string) => apiJson<PipelineRun>(`${run(id)}/cancel`, { method: 'POST' }),
+
+  releaseRun: (id: string) => apiJson<PipelineRun>(`${run(id)}/release`, { method: 'POST' }),
+
+  retryStep: (id: string, step: string) => apiJson<PipelineRun>(`${run(id)}/steps/${encodeURIComponent(step)}/retry`, { method: 'POST' }),
+
+  templates: (signal?: AbortSignal) => apiJson<TemplateVersion[]>('/pipeline-templates', sig(signal)),
+
+  template: (name: string, version: number | undefined, signal?: AbortSignal) =>
+    apiJson<TemplateVersion>(`/pipeline-templates/${encodeURIComponent(name)}`, { query: { version }, ...sig(signal) }),
 };
 
 export const paths = {

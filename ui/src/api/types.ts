@@ -207,7 +207,7 @@ export interface LogEvent {
   line: LogLine;
 }
 
-export type LiveEvent = JobEvent | LogEvent;
+export type LiveEvent = JobEvent | LogEvent | RunChangeEvent;
 
 /** Error bodies: `{ statusCode, error, code?, message, errors? }`; a 409 ILLEGAL_EVENT adds the rest. */
 export interface ErrorBody {
@@ -234,4 +234,178 @@ export interface BulkResult {
   skipped: { jobId: string; state: JobState; code: string; message: string }[];
   /** More jobs matched than the limit. */
   more: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pipeline runs (README "Pipelines"). The statuses are the server's own lists
+// (src/pipelines/pipeline.types.ts: type-only imports, so the UI bundles just the arrays).
+
+export { RUN_STATUSES, STEP_STATUSES, type RunStatus, type StepStatus } from '../../../src/pipelines/pipeline.types';
+import type { RunStatus, StepStatus } from '../../../src/pipelines/pipeline.types';
+
+/** One step of a run (`steps[id]` of `GET /runs/:id`). */
+export interface RunStep {
+  status: StepStatus;
+  /** Times it entered running (0 before the first). */
+  visit: number;
+  reason?: string;
+  error?: { code: string; message: string };
+  /** Output name → artifact id, of its last successful visit. */
+  artifacts?: Record<string, string>;
+}
+
+/** A step spawned at run time (the regression loop), e.g. `dev~1`. */
+export interface SpawnedStep {
+  id: string;
+  templateStep?: string;
+  parentStepId: string;
+  parentVisit?: number;
+  status: 'ready' | 'running' | 'succeeded' | 'failed' | 'canceled';
+  depth: number;
+  visit?: number;
+  regressionContext: { reason: string; failingOutput?: string };
+  error?: { code: string; message: string };
+  artifacts?: Record<string, string>;
+}
+
+export interface RunProgress {
+  counts: Partial<Record<StepStatus, number>>;
+  total: number;
+  done: number;
+  percent: number;
+  elapsedMs: number;
+  /** null while a remaining step has no past duration. */
+  etaMs: number | null;
+}
+
+/** `GET /runs/:id` (and each item of `GET /runs`). */
+export interface PipelineRun {
+  id: string;
+  template: { name: string; version: number };
+  status: RunStatus;
+  version: number;
+  inputs: Record<string, unknown>;
+  steps: Record<string, RunStep>;
+  spawned: SpawnedStep[];
+  progress: RunProgress;
+  error: { code: string; message: string } | null;
+  acceptedEvents: string[];
+  createdAt: string;
+  updatedAt: string;
+  startedAt: string | null;
+  endedAt: string | null;
+}
+
+export type RunPage = { items: PipelineRun[]; nextCursor: string | null };
+
+/** Who moved a run: a key through the API, a worker (`host:pid`), the sweeper. */
+export type RunActor = { kind: 'api' | 'worker' | 'sweeper'; id: string };
+
+/** One entry of `GET /runs/:id/events` (run_events), oldest first. */
+export interface RunAuditEvent {
+  seq: number;
+  at: string;
+  kind: 'run' | 'step';
+  step?: string;
+  from: string;
+  to: string;
+  event: string;
+  visit?: number;
+  detail?: string;
+  parentStepId?: string;
+  actor: RunActor;
+}
+
+/** One item of `GET /runs/:id/attempts`. */
+export interface StepAttemptRecord {
+  id: string;
+  step: string;
+  templateStep: string;
+  visit: number;
+  attempt: number;
+  tool: string;
+  router: { capability: string; strategy: string; tool: string; reason: string } | null;
+  /** `succeeded`: the result the run took; `discarded`: succeeded, but the run no longer waited for it; `aborted`: canceled, or its worker died. */
+  status: 'running' | 'succeeded' | 'discarded' | 'failed' | 'aborted';
+  host: string;
+  pid: number | null;
+  startedAt: string;
+  heartbeatAt: string;
+  endedAt: string | null;
+  durationMs: number | null;
+  exitCode: number | null;
+  usage: Usage | null;
+  error: { code: string; message: string } | null;
+  stdoutTail: string;
+  stderrTail: string;
+  /** Artifact ids it produced. */
+  produced: string[];
+}
+
+export interface RunArtifact {
+  id: string;
+  name: string;
+  kind: 'files' | 'json';
+  sha256: string;
+  bytes: number;
+  files?: { path: string; sha256: string; bytes: number }[];
+  producer: { step: string; visit: number; attempt: number; attemptId: string };
+  createdAt?: string;
+}
+
+export interface ArtifactConsumption {
+  artifactId: string;
+  step: string;
+  visit: number;
+  attempt: number;
+  attemptId?: string;
+  sha256: string;
+  at: string;
+}
+
+/** `GET /runs/:id/artifacts`. */
+export type RunArtifacts = { artifacts: RunArtifact[]; consumption: ArtifactConsumption[] };
+
+/** `GET /artifacts/:id/lineage`. */
+export interface ArtifactLineage {
+  artifact: RunArtifact;
+  producer: RunArtifact['producer'] & { runId: string };
+  consumers: ArtifactConsumption[];
+}
+
+/** A template step as stored (defaults applied). */
+export interface TemplateStep {
+  id: string;
+  tool: string;
+  needs: { step: string; on: 'success' | 'failure' | 'always' }[];
+  inputs?: string[];
+  outputs?: Record<string, unknown>;
+  with?: Record<string, unknown>;
+}
+
+/** An item of `GET /pipeline-templates`, and `GET /pipeline-templates/:name?version=`. */
+export interface TemplateVersion {
+  name: string;
+  version: number;
+  /** `builtin` or the tenant id. */
+  owner: string;
+  template: { name: string; description?: string; maxParallel?: number; steps: TemplateStep[] };
+  chart: string;
+  /** Why the template is paused (TEMPLATE_QUARANTINED), else null. */
+  quarantined: string | null;
+  createdAt?: string;
+}
+
+/** `event: run` of `GET /events/stream`. */
+export interface RunChangeEvent {
+  kind: 'run';
+  runId: string;
+  template: { name: string; version: number };
+  status: RunStatus;
+  version: number;
+  updatedAt: string;
+  /** The run events of that commit. */
+  events: RunAuditEvent[];
+  progress: { done: number; total: number; percent: number };
+  created: boolean;
 }

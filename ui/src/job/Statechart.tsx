@@ -1,14 +1,10 @@
-import { useEffect, useLayoutEffect, useRef, useState } from 'react';
-import { errorText } from '../common/errorText';
-import { currentStateOf, renderMermaid } from './mermaid';
+import { useEffect, useLayoutEffect, useRef, useState, type RefObject } from 'react';
+import { currentStatesOf } from './mermaid';
+import { useMermaid } from './useMermaid';
 
 /** The SVG element of state `key` in Mermaid's output. */
 function findState(svg: SVGSVGElement, key: string): Element | null {
-  return (
-    svg.querySelector(`g.node[data-id="${CSS.escape(key)}"]`) ??
-    svg.querySelector(`g.node[id*="-state-${CSS.escape(key)}-"]`) ??
-    svg.querySelector('g.node.current')
-  );
+  return svg.querySelector(`g.node[data-id="${CSS.escape(key)}"]`) ?? svg.querySelector(`g.node[id*="-state-${CSS.escape(key)}-"]`);
 }
 
 const ZOOMS = [
@@ -18,6 +14,22 @@ const ZOOMS = [
   { value: '1', label: '100 %' },
 ] as const;
 type Zoom = (typeof ZOOMS)[number]['value'];
+
+/** Whether the element is on screen (or near it); always true when `always`. */
+function useVisible(ref: RefObject<HTMLElement | null>, always: boolean): boolean {
+  const [visible, setVisible] = useState(always);
+  useEffect(() => {
+    const el = ref.current;
+    if (always || !el || typeof IntersectionObserver === 'undefined') {
+      setVisible(true);
+      return;
+    }
+    const observer = new IntersectionObserver((entries) => setVisible(entries.some((e) => e.isIntersecting)), { rootMargin: '0px' });
+    observer.observe(el);
+    return () => observer.disconnect();
+  }, [ref, always]);
+  return visible;
+}
 
 /** Sizes the SVG for `zoom` and, when zoomed in, scrolls the current state into the middle. */
 function applyZoom(box: HTMLDivElement, zoom: Zoom): void {
@@ -42,50 +54,49 @@ function applyZoom(box: HTMLDivElement, zoom: Zoom): void {
 }
 
 /**
- * The job's statechart exactly as the server draws it (`GET /jobs/:id/statechart`: Mermaid
- * text with the current state classed `current`, visited ones `visited`, taken transitions
- * marked) rendered by Mermaid. When drawn, the container carries `data-current-state` and the
- * current state's element `data-current="true"`.
+ * A statechart exactly as the server draws it (`GET /jobs/:id/statechart`, `GET /runs/:id/statechart`:
+ * Mermaid text with the current state(s) classed `current`, visited ones `visited`, taken
+ * transitions marked) rendered by Mermaid. When drawn, the container carries
+ * `data-current-state` (the first current state), `data-current-states` (all of them, space
+ * separated: a run's chart has one per step region) and each current state's element
+ * `data-current="true"`.
  */
-export function Statechart({ text }: { text: string | undefined }) {
+export function Statechart({ text, subject = 'job', lazy = false }: { text: string | undefined; subject?: string; lazy?: boolean }) {
   const box = useRef<HTMLDivElement>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [current, setCurrent] = useState<string | null>(null);
+  const wrap = useRef<HTMLDivElement>(null);
+  const visible = useVisible(wrap, !lazy);
+  const [currents, setCurrents] = useState<string[]>([]);
   const [rendered, setRendered] = useState(0);
   const [zoom, setZoom] = useState<Zoom>('fit');
 
-  useEffect(() => {
-    if (text === undefined) return;
-    let cancelled = false;
-    renderMermaid(text)
-      .then((svg) => {
-        const el = box.current;
-        if (cancelled || !el) return;
-        el.innerHTML = svg;
-        const svgEl = el.querySelector('svg');
-        const key = currentStateOf(text);
-        const node = svgEl && key ? findState(svgEl, key) : null;
-        node?.setAttribute('data-current', 'true');
-        node?.classList.add('is-current');
-        setCurrent(key);
-        setError(null);
-        setRendered((n) => n + 1);
-      })
-      .catch((e: unknown) => !cancelled && setError(errorText(e)));
-    return () => {
-      cancelled = true;
-    };
-  }, [text]);
+  // Lazy: drawn (and redrawn) only while on screen — a run's chart is large and slow to lay out.
+  const error = useMermaid(visible ? text : undefined, (svg, drawnText) => {
+    const el = box.current;
+    if (!el) return;
+    el.innerHTML = svg;
+    const svgEl = el.querySelector('svg');
+    const keys = currentStatesOf(drawnText);
+    const nodes = svgEl ? keys.map((k) => findState(svgEl, k)) : [];
+    if (svgEl && keys.length && !nodes.some(Boolean)) nodes.push(svgEl.querySelector('g.node.current'));
+    for (const node of nodes) {
+      node?.setAttribute('data-current', 'true');
+      node?.classList.add('is-current');
+    }
+    setCurrents(keys);
+    setRendered((r) => r + 1);
+  });
 
   useLayoutEffect(() => {
     if (box.current && rendered) applyZoom(box.current, zoom);
   }, [zoom, rendered]);
 
+  const current = currents[0] ?? null;
+  const shown = currents.length > 3 ? `${currents.slice(0, 3).join(', ')} +${currents.length - 3}` : currents.join(', ');
   return (
-    <div className="statechart-wrap">
+    <div className="statechart-wrap" ref={wrap}>
       <div className="statechart-tools">
         <span className="small muted">
-          current <strong>{current ?? '…'}</strong> · <span className="legend legend-current">current</span>{' '}
+          current <strong title={currents.join(', ')}>{shown || '…'}</strong> · <span className="legend legend-current">current</span>{' '}
           <span className="legend legend-visited">visited</span> · transitions marked “(taken)” were taken
         </span>
         <label className="small">
@@ -108,10 +119,11 @@ export function Statechart({ text }: { text: string | undefined }) {
         className="statechart"
         data-testid="statechart"
         data-current-state={current ?? undefined}
+        data-current-states={currents.length ? currents.join(' ') : undefined}
         role="img"
-        aria-label={current ? `Statechart of the job; current state ${current}` : 'Statechart of the job'}
+        aria-label={current ? `Statechart of the ${subject}; current state${currents.length > 1 ? 's' : ''} ${currents.join(', ')}` : `Statechart of the ${subject}`}
       >
-        {text === undefined ? <p className="muted small">Loading the statechart…</p> : null}
+        {text === undefined || (!visible && !rendered) ? <p className="muted small">Loading the statechart…</p> : null}
         {/* Mermaid's SVG goes here, outside React's reconciliation. */}
         <div ref={box} className="statechart-svg" />
       </div>

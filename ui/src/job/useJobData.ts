@@ -38,7 +38,7 @@ export function useJobData(id: string, onLogKey?: (stage: string, attempt: numbe
   );
 
   useLiveEvents((e) => {
-    if (e.jobId !== id) return;
+    if (e.kind === 'run' || e.jobId !== id) return;
     if (e.kind === 'job') refresh();
     else {
       onLogKey?.(e.line.stage, e.line.attempt);

@@ -1,8 +1,9 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { authHeaders, reportUnauthorized } from '../api/client';
 import { paths } from '../api/endpoints';
-import type { JobEvent, LiveEvent, LogEvent } from '../api/types';
+import type { LiveEvent } from '../api/types';
 import { connectSse } from '../sse/connect';
+import { parseLiveEvent } from './parse';
 
 export type LiveStatus = 'connecting' | 'live' | 'reconnecting' | 'off';
 
@@ -19,21 +20,10 @@ interface LiveApi {
 
 const LiveContext = createContext<LiveApi | null>(null);
 
-function parse(type: string, data: string): LiveEvent | null {
-  try {
-    const value = JSON.parse(data) as { jobId?: unknown; line?: unknown };
-    if (type === 'job' && typeof value.jobId === 'string') return { ...(value as Omit<JobEvent, 'kind'>), kind: 'job' };
-    if (type === 'log' && typeof value.jobId === 'string' && value.line) return { ...(value as Omit<LogEvent, 'kind'>), kind: 'log' };
-  } catch {
-    // a malformed event is skipped
-  }
-  return null;
-}
-
 /**
- * One connection per signed-in tab to `GET /events/stream` (job and log events of the tenant),
- * shared by every view through {@link useLiveEvents}. Unknown kinds (e.g. pipeline runs, later)
- * are ignored; `event: resync` (the events after our id were trimmed) and every reconnection make
+ * One connection per signed-in tab to `GET /events/stream` (the tenant's job, log and pipeline
+ * run events), shared by every view through {@link useLiveEvents}. Unknown kinds are ignored;
+ * `event: resync` (the events after our id were trimmed) and every reconnection make
  * the views reload, as does a reconnection that has no event id to resume after.
  */
 export function LiveEventsProvider({ children }: { children: ReactNode }) {
@@ -53,7 +43,7 @@ export function LiveEventsProvider({ children }: { children: ReactNode }) {
           for (const l of resyncListeners.current) l();
           return;
         }
-        const event = parse(m.type, m.data);
+        const event = parseLiveEvent(m.type, m.data);
         if (event) for (const l of listeners.current) l(event);
       },
       onStatus: (s) => {
