@@ -148,7 +148,9 @@ export class StepWorker {
           r.kind === 'succeeded'
             ? await report({ type: 'STEP_SUCCEEDED', step: m.step, visit: m.visit, attempt: attemptId, artifacts: Object.fromEntries(r.artifacts.map((a) => [a.name, a.id])) })
             : await report({ type: 'STEP_SPAWNED', step: m.step, visit: m.visit, spawn: r.spawn, reason: r.reason, ...(r.failingOutput !== undefined ? { failingOutput: r.failingOutput } : {}) });
-        await finish(accepted ? 'succeeded' : 'discarded', accepted ? null : { code: 'RESULT_DISCARDED', message: 'the run no longer waited for this step visit (a duplicate or late execution): its result was not used' });
+        // A spawn request (e.g. a failing test with spawnOnFailure) says so on the attempt: the run took it, and why.
+        const spawned = r.kind === 'spawn' ? { code: 'SPAWN_REQUESTED', message: `spawned ${r.spawn}: ${r.reason}` } : null;
+        await finish(accepted ? 'succeeded' : 'discarded', accepted ? spawned : { code: 'RESULT_DISCARDED', message: 'the run no longer waited for this step visit (a duplicate or late execution): its result was not used' });
         return { outcome: r.kind === 'succeeded' ? 'succeeded' : 'spawned', ...out };
       }
       await finish('failed', { code: r.code, message: r.message });
