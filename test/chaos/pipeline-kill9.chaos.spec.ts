@@ -54,13 +54,13 @@ import { RunArtifactStore } from '../../src/runs/run-artifacts';
 import { STEP_QUEUE, stepMessageId } from '../../src/runs/step-queue';
 import { buildMain, Cluster, FerretServer, findFerretdb, killEverything, poll, sleep, type Child } from './harness';
 
-const RUNS = Number(process.env.CHAOS_PIPELINE_RUNS ?? 8);
+const RUNS = Number(process.env.CHAOS_PIPELINE_RUNS ?? 6);
 const CONCURRENT = 4;
 const PARTS = 10;
 const WORKERS = 3;
 /** While fewer kills happened, more runs are started (up to twice RUNS). */
 const MIN_KILLS = 3;
-const MAX_KILLS = Number(process.env.CHAOS_PIPELINE_MAX_KILLS ?? 6);
+const MAX_KILLS = Number(process.env.CHAOS_PIPELINE_MAX_KILLS ?? 4);
 /** Fail when no run ended for this long (a redelivery after a kill takes lock 2 s + stalled check 1–2 s). */
 const NO_PROGRESS_MS = Number(process.env.CHAOS_NO_PROGRESS_MS ?? 60_000);
 const STRICT_ATTEMPTS = process.env.CHAOS_PIPELINE_STRICT_ATTEMPTS === '1';
