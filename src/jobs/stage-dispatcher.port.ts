@@ -10,7 +10,7 @@ export interface StageMessage {
   version: number;
   /**
    * Attempts of this stage already made in process before the message was sent (a stage run by
-   * continuation that failed transiently, see StageRunner); absent = 0. The message's own BullMQ
+   * continuation that failed transiently, see src/runtime/stage-runner.ts); absent = 0. The message's own BullMQ
    * attempts are the rest: attempt numbers and the machine's attempts-left guard count both.
    */
   attemptsBefore?: number;

@@ -23,7 +23,7 @@ export interface AgentCallInfo extends Omit<StageRunInfo, 'version'> {
 }
 
 /**
- * What a stage attempt came to, structurally (StageRunner's `Step`): `committed` with the stored
+ * What a stage attempt came to, structurally (JobStageWork's `Step`): `committed` with the stored
  * record, `lost` (the commit lost the CAS), `retry` with a transient fault, `aborted`.
  */
 export interface StepLike {
@@ -57,7 +57,7 @@ function fail(span: Span, e: unknown): void {
 
 /**
  * The hooks the rest of the service calls (each a single clearly marked line at its seam):
- * StageRunner → {@link stage}, StageCalls → {@link agentCall}, Sweeper → {@link sweep}; commits
+ * JobStageWork → {@link stage}, StageCalls → {@link agentCall}, Sweeper → {@link sweep}; commits
  * and conflicts arrive through {@link JobRecordListeners}. Each records metrics
  * ({@link AicdMetrics}) and, when tracing is on, spans on the active trace:
  * - `aicd.stage <stage>`: one per stage attempt, child of the delivery's `process <queue>` span
@@ -97,7 +97,7 @@ export class Telemetry implements OnModuleInit {
   }
 
   /**
-   * Runs one stage attempt (`run` = StageRunner's attempt: the agent call, then the commit) in a
+   * Runs one stage attempt (`run` = JobStageWork's attempt: the agent call, then the commit) in a
    * span and observes `aicd_stage_duration_seconds{stage,outcome}`. Returns or throws what `run` does.
    */
   stage<T extends StepLike>(info: StageRunInfo, run: () => Promise<T>): Promise<T> {

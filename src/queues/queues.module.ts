@@ -11,7 +11,7 @@ import { redisOptionsFromUrl } from './redis-connection';
 import { STAGE_PROCESSORS } from './stage.processors';
 import { DEADLINE_QUEUE, STAGE_QUEUE } from './stage-queues';
 import { StageCalls } from './stage-call';
-import { StageRunner } from './stage-runner';
+import { JobStageWork } from './job-stage-work';
 import { Sweeper } from './sweeper';
 import { SERVED_STAGES, STAGE_PROCESSOR_INSTANCES, WorkerLauncher } from './worker-launcher';
 import { WorkerRegistry } from './worker-registry';
@@ -53,7 +53,7 @@ export class QueuesModule {
       { provide: CancellationBus, useExisting: RedisCancellationBus },
       { provide: SERVED_STAGES, useValue: [...options.workers] },
       StageCalls,
-      StageRunner,
+      JobStageWork,
       ...processors,
       { provide: STAGE_PROCESSOR_INSTANCES, inject: processors, useFactory: (...instances: unknown[]) => instances },
       WorkerLauncher,

@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 import type { Job } from 'bullmq';
 import type { Stage } from '../lifecycle/job.types';
 import type { StageMessage } from '../jobs/stage-dispatcher.port';
-import { StageRunner, type StageResult } from './stage-runner';
+import { JobStageWork, type StageResult } from './job-stage-work';
 import { STAGE_QUEUE } from './stage-queues';
 
 /**
@@ -13,7 +13,7 @@ import { STAGE_QUEUE } from './stage-queues';
 @Injectable()
 abstract class StageProcessor extends WorkerHost {
   abstract readonly stage: Stage;
-  constructor(private readonly runner: StageRunner) {
+  constructor(private readonly runner: JobStageWork) {
     super();
   }
   process(job: Job<StageMessage>, token?: string, signal?: AbortSignal): Promise<StageResult> {
@@ -42,7 +42,7 @@ export class PrOpenProcessor extends StageProcessor {
 }
 
 /** The processor class of every stage. A `Record<Stage, …>`: a stage without one does not compile. */
-export const STAGE_PROCESSORS: Record<Stage, new (runner: StageRunner) => StageProcessor> = {
+export const STAGE_PROCESSORS: Record<Stage, new (runner: JobStageWork) => StageProcessor> = {
   planning: PlanningProcessor,
   coding: CodingProcessor,
   reviewing: ReviewingProcessor,

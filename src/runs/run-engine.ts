@@ -27,9 +27,19 @@ export interface StepToRun {
   visit: number;
 }
 
-/** Sends step messages (BullMQ in the app). */
+/** How step messages are sent: see {@link StepMessages.send}. */
+export interface StepMessageOptions {
+  /** Attempts of the step visit already made in process (a continued step that failed); the message gets the rest of the step's `retries.attempts`. */
+  attemptsBefore?: number;
+  /** Delay before the message can run, ms (a retry's backoff). */
+  delayMs?: number;
+  /** A repair (the sweeper, a stale redelivery): the worker checks for a live or orphaned earlier execution first. */
+  recovery?: boolean;
+}
+
+/** Sends step messages (BullMQ in the app). Idempotent: one message per (run, step, visit). */
 export interface StepMessages {
-  send(run: RunRecord, template: TemplateVersion, steps: StepToRun[]): Promise<void>;
+  send(run: RunRecord, template: TemplateVersion, steps: StepToRun[], options?: StepMessageOptions): Promise<void>;
 }
 
 /** Hears every committed change of a run (the tenant event stream, metrics). */
@@ -40,6 +50,8 @@ const MAX_CAS_TRIES = 50;
 export class RunEngine {
   private readonly log = new Logger(RunEngine.name);
   private readonly listeners = new Set<RunListener>();
+  /** Template versions by `owner/name@version`: a stored version never changes (a change is a new version). */
+  private readonly versions = new Map<string, TemplateVersion>();
 
   constructor(
     private readonly runs: MongoRunRepository,
@@ -56,7 +68,15 @@ export class RunEngine {
   /** The template version a run runs, and its machine. @throws PipelineNotFoundError when it was deleted. */
   async templateOf(run: Pick<RunRecord, 'template'>): Promise<{ template: TemplateVersion; machine: PipelineMachine }> {
     const t = run.template;
-    const found = (await this.templates.versions(t.owner, t.name)).find((v) => v.version === t.version);
+    const key = `${t.owner}/${t.name}@${t.version}`;
+    let found = this.versions.get(key);
+    if (!found) {
+      found = (await this.templates.versions(t.owner, t.name)).find((v) => v.version === t.version);
+      if (found) {
+        if (this.versions.size >= 1000) this.versions.delete(this.versions.keys().next().value!); // oldest first
+        this.versions.set(key, found);
+      }
+    }
     if (!found) throw new PipelineNotFoundError('TEMPLATE_NOT_FOUND', `template ${t.name}@${t.version} not found`);
     return { template: found, machine: this.machines.get(found.owner, found.template, found.version) };
   }
@@ -107,9 +127,12 @@ export class RunEngine {
    * @param options.strict true for events from people (REST): an event the run does not accept
    *   throws EventNotAcceptedError (409). Workers send with strict false: an event the run no
    *   longer accepts (a late or duplicate report) is dropped, `accepted: false`.
+   * @param options.hold true for a worker that may continue in process (the stage runner): of the
+   *   steps the commit started, the first is not sent but returned as `held` — the caller runs it
+   *   or sends it ({@link sendMessages}); if the caller dies first, the sweeper sends it.
    * @throws PipelineNotFoundError RUN_NOT_FOUND (also for another tenant's run); RunBusyError.
    */
-  async send(runId: string, tenantId: string | undefined, event: PipelineEvent, actor: RunActor, options: { strict?: boolean } = {}): Promise<{ run: RunRecord; accepted: boolean }> {
+  async send(runId: string, tenantId: string | undefined, event: PipelineEvent, actor: RunActor, options: { strict?: boolean; hold?: boolean } = {}): Promise<{ run: RunRecord; accepted: boolean; held: StepToRun | null }> {
     const strict = options.strict ?? true;
     for (let tries = 0; tries < MAX_CAS_TRIES; tries++) {
       const run = await this.runs.findById(runId, tenantId);
@@ -123,7 +146,7 @@ export class RunEngine {
           candidates: candidateEvents(run),
         });
       } catch (e) {
-        if (e instanceof EventNotAcceptedError && !strict) return { run, accepted: false };
+        if (e instanceof EventNotAcceptedError && !strict) return { run, accepted: false, held: null };
         throw e;
       }
       const status = runStatusOf(next.value);
@@ -134,8 +157,8 @@ export class RunEngine {
         await sleep(Math.floor(Math.random() * Math.min(50, 2 ** tries)));
         continue;
       }
-      await this.afterCommit(run, committed, template);
-      return { run: committed, accepted: true };
+      const held = await this.afterCommit(run, committed, template, options.hold ?? false);
+      return { run: committed, accepted: true, held };
     }
     throw new RunBusyError(runId);
   }
@@ -162,13 +185,20 @@ export class RunEngine {
    */
   async resend(run: RunRecord): Promise<number> {
     const steps = RunEngine.stepsStarted(null, run);
-    if (steps.length) await this.messages.send(run, (await this.templateOf(run)).template, steps);
+    if (steps.length) await this.messages.send(run, (await this.templateOf(run)).template, steps, { recovery: true });
     return steps.length;
   }
 
-  private async afterCommit(before: RunRecord, after: RunRecord, template: TemplateVersion): Promise<void> {
+  /** Sends the messages of `steps` of `run` (a held step a worker did not continue with). */
+  async sendMessages(run: RunRecord, steps: StepToRun[], options?: StepMessageOptions): Promise<void> {
+    if (steps.length) await this.messages.send(run, (await this.templateOf(run)).template, steps, options);
+  }
+
+  /** Acts on a commit (see the file comment). @returns the step held back when `hold` (see {@link send}). */
+  private async afterCommit(before: RunRecord, after: RunRecord, template: TemplateVersion, hold: boolean): Promise<StepToRun | null> {
     for (const l of this.listeners) l(before, after);
     const started = RunEngine.stepsStarted(before, after);
+    const held = hold ? (started.shift() ?? null) : null;
     if (started.length) await this.messages.send(after, template, started);
     if (before.status === 'running' && after.status !== 'running') {
       // Canceled, quarantined or ended: kill whatever of this run still runs, in every process.
@@ -182,6 +212,7 @@ export class RunEngine {
         this.log.warn(`template ${after.template.name} of tenant ${after.tenantId} paused after ${n} consecutive failed runs`);
       }
     }
+    return held;
   }
 }
 

@@ -29,7 +29,7 @@ import { StepAttemptRepository } from './step-attempts';
 import { StepExecutor } from './step-executor';
 import { BullStepMessages, STEP_QUEUE, type StepMessage } from './step-queue';
 import { StepSlots } from './step-slots';
-import { StepWorker } from './step-worker';
+import { StepWork } from './step-work';
 import { TemplateCheck } from './template-check';
 import { EventsModule } from '../events/events.module';
 import { TenantEventLog } from '../events/tenant-event-log';
@@ -60,7 +60,7 @@ class RunsLifecycle implements OnModuleInit, BeforeApplicationShutdown, OnApplic
     private readonly artifacts: RunArtifactStore,
     private readonly info: StoreServerInfo,
     private readonly check: TemplateCheck,
-    private readonly stepWorker: StepWorker,
+    private readonly stepWork: StepWork,
     private readonly engine: RunEngine,
     private readonly running: RunningCalls,
     @Inject(getQueueToken(STEP_QUEUE)) private readonly queue: Queue<StepMessage>,
@@ -83,7 +83,7 @@ class RunsLifecycle implements OnModuleInit, BeforeApplicationShutdown, OnApplic
       this.sweeper?.register('pipeline runs', async () => ({ ...(await sweeper.pass()) }));
     }
     if (this.options.worker) {
-      this.worker = new Worker<StepMessage>(STEP_QUEUE, (job, token, signal) => this.stepWorker.process(job, token, signal), {
+      this.worker = new Worker<StepMessage>(STEP_QUEUE, (job, token, signal) => this.stepWork.process(job, token, signal), {
         connection: redisOptionsFromUrl(this.config.REDIS_URL) as never,
         prefix: this.config.QUEUE_PREFIX,
         concurrency: this.config.PIPELINE_STEP_CONCURRENCY,
@@ -176,14 +176,15 @@ export class RunsModule {
             new StepExecutor({ adapters, breakers, artifacts, router, agent, workRoot: config.PIPELINE_WORK_ROOT || join(tmpdir(), 'aicd-runs') }),
         },
         {
-          provide: StepWorker,
+          provide: StepWork,
           inject: [APP_CONFIG, MongoRunRepository, RunEngine, StepExecutor, StepAttemptRepository, RunningCalls, ROUTER_REDIS],
           useFactory: (config: AppConfig, runs: MongoRunRepository, engine: RunEngine, executor: StepExecutor, attempts: StepAttemptRepository, running: RunningCalls, redis: Redis) =>
-            new StepWorker(runs, engine, executor, attempts, running, new StepSlots(redis, config.QUEUE_PREFIX, { global: config.PIPELINE_MAX_RUNNING_STEPS, perTenant: config.PIPELINE_TENANT_MAX_RUNNING_STEPS }, config.HEARTBEAT_TIMEOUT_MS), {
+            new StepWork(runs, engine, executor, attempts, running, new StepSlots(redis, config.QUEUE_PREFIX, { global: config.PIPELINE_MAX_RUNNING_STEPS, perTenant: config.PIPELINE_TENANT_MAX_RUNNING_STEPS }, config.HEARTBEAT_TIMEOUT_MS), {
               quarantineCodes: new Set(config.PIPELINE_QUARANTINE_CODES.split(',').map((s) => s.trim()).filter(Boolean)),
               heartbeatTimeoutMs: config.HEARTBEAT_TIMEOUT_MS,
               slotRetryMs: 250,
               killGraceMs: config.KILL_GRACE_MS,
+              continueMax: config.STAGE_CONTINUE_MAX,
             }),
         },
         RunsService,

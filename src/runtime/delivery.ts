@@ -1,7 +1,7 @@
 /**
  * What every processor of a persisted machine's messages does with one BullMQ delivery, shared by
- * the job stage runner (src/queues/stage-runner.ts) and the pipeline step worker
- * (src/runs/step-worker.ts): put a message back without spending an attempt, and run the work
+ * the job stages (src/queues/job-stage-work.ts) and the pipeline step worker
+ * (src/runs/step-work.ts): put a message back without spending an attempt, and run the work
  * under one AbortController that a cancel (any process, through RunningCalls and the cancellation
  * bus), the worker's own shutdown and BullMQ's abort signal all reach.
  */

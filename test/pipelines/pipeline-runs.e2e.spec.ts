@@ -1,4 +1,7 @@
 import type { AddressInfo } from 'node:net';
+import { getQueueToken } from '@nestjs/bullmq';
+import type { Queue } from 'bullmq';
+import { STEP_QUEUE, stepMessageId, type StepMessage } from '../../src/runs/step-queue';
 import { readEvents } from '../support/sse-client';
 import { startTestApp, type TestApp } from '../support/test-app';
 import { getRun, postTemplate, runEvents, sh, startRun, succeededOrder, TENANT, waitForRun } from './support';
@@ -114,6 +117,41 @@ describe('pipeline runs over HTTP (real step worker, Redis, MongoDB-wire, shell 
       [1, 'failed'],
       [2, 'failed'],
       [3, 'succeeded'],
+    ]);
+  });
+
+  it('continuation: a step the commit started runs in the same delivery, in process (no message of its own), as a job\'s next stage does', async () => {
+    const noop = { name: 'noop' };
+    await postTemplate(t, { name: 'chain3', steps: [{ id: 'a', tool: 'function', with: noop }, { id: 'b', tool: 'function', with: noop, needs: ['a'] }, { id: 'c', tool: 'function', with: noop, needs: ['b'] }] });
+    const id = await startRun(t, 'chain3');
+    expect((await waitForRun(t, id, ['succeeded', 'failed'])).status).toBe('succeeded');
+    const queue = t.app.get<Queue<StepMessage>>(getQueueToken(STEP_QUEUE));
+    const first = await queue.getJob(stepMessageId({ runId: id, step: 'a', visit: 1 }));
+    expect(first?.returnvalue).toMatchObject({ outcome: 'succeeded', ran: ['a', 'b', 'c'] });
+    for (const step of ['b', 'c']) expect(await queue.getJob(stepMessageId({ runId: id, step, visit: 1 }))).toBeUndefined();
+    const attempts = (await t.http.get(`/runs/${id}/attempts`).set(TENANT).expect(200)).body as { step: string; attempt: number; status: string }[];
+    expect(attempts.map((a) => [a.step, a.attempt, a.status])).toEqual([
+      ['a', 1, 'succeeded'],
+      ['b', 1, 'succeeded'],
+      ['c', 1, 'succeeded'],
+    ]);
+  });
+
+  it('continuation: a continued step that fails transiently becomes its own message, which knows the attempt already made', async () => {
+    const flaky = 'n=$(cat ../count 2>/dev/null || echo 0); n=$((n+1)); echo $n > ../count; [ $n -ge 2 ]';
+    await postTemplate(t, { name: 'chain-flaky', steps: [sh('a', 'true'), sh('b', flaky, { needs: ['a'], retries: { attempts: 3, backoffMs: 50 } })] });
+    const id = await startRun(t, 'chain-flaky');
+    expect((await waitForRun(t, id, ['succeeded', 'failed'])).status).toBe('succeeded');
+    const queue = t.app.get<Queue<StepMessage>>(getQueueToken(STEP_QUEUE));
+    expect((await queue.getJob(stepMessageId({ runId: id, step: 'a', visit: 1 })))?.returnvalue).toMatchObject({ outcome: 'retry', ran: ['a', 'b'] });
+    const b = await queue.getJob(stepMessageId({ runId: id, step: 'b', visit: 1 }));
+    expect(b?.data.attemptsBefore).toBe(1);
+    expect(b?.opts.attempts).toBe(2); // the rest of retries.attempts
+    const attempts = (await t.http.get(`/runs/${id}/attempts`).set(TENANT).expect(200)).body as { step: string; attempt: number; status: string }[];
+    expect(attempts.map((a) => [a.step, a.attempt, a.status])).toEqual([
+      ['a', 1, 'succeeded'],
+      ['b', 1, 'failed'],
+      ['b', 2, 'succeeded'],
     ]);
   });
 

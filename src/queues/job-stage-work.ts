@@ -2,7 +2,8 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { hostname } from 'node:os';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { UnrecoverableError, type Job } from 'bullmq';
-import { trackDelivery, waitWithoutAttempt } from '../runtime/delivery';
+import type { TrackedDelivery } from '../runtime/delivery';
+import { StageRunner, type Admission, type AttemptCount, type AttemptResult, type Continuation, type DeliveryInfo, type StageWork } from '../runtime/stage-runner';
 import { AttemptTracker, type AttemptHandle } from '../attempts/attempt-tracker';
 import { OrphanReaper } from '../attempts/orphan-reaper';
 import { StageAttemptRepository } from '../attempts/stage-attempt.repository';
@@ -46,7 +47,13 @@ export interface StageResult {
   version: number | null;
 }
 
-/** What one stage run came to. */
+/** One job stage to run: the unit of the stage runner. */
+interface JobStage {
+  stage: Stage;
+  record: JobRecord;
+}
+
+/** What one stage run came to (before it is mapped to the stage runner's {@link AttemptResult}). */
 type Step =
   | { kind: 'committed'; stage: Stage; record: JobRecord }
   | { kind: 'lost'; stage: Stage; attempt: number }
@@ -54,14 +61,16 @@ type Step =
   | { kind: 'aborted' };
 
 /**
- * The body of every stage processor: load the job, rehydrate its actor from the persisted
- * snapshot with this stage's agent-backed actor, run it until the machine leaves the stage,
- * commit with compare-and-set, then continue with the next stage in process or send its message.
- * Holds no business rules: the statechart decides every transition.
+ * The job lifecycle's stages as work of the one stage runner (src/runtime/stage-runner.ts): load
+ * the job, rehydrate its actor from the persisted snapshot with this stage's agent-backed actor,
+ * run it until the machine leaves the stage, commit with compare-and-set; continue with the next
+ * stage in process or send its message. Holds no business rules: the statechart decides every
+ * transition.
  */
 @Injectable()
-export class StageRunner {
-  private readonly log = new Logger(StageRunner.name);
+export class JobStageWork {
+  private readonly log = new Logger(JobStageWork.name);
+  private readonly runners = new Map<Stage, StageRunner<StageMessage, JobStage, JobRecord>>();
 
   constructor(
     private readonly jobs: JobRepository,
@@ -80,7 +89,8 @@ export class StageRunner {
   ) {}
 
   /**
-   * Processes one stage message, then continues in process (see {@link continueTo}).
+   * Processes one message of `stage`'s queue with the stage runner, continuing in process (see
+   * {@link continueTo}).
    * @throws Error for a transient fault with attempts left, including a STAGE_TIMEOUT_MS timeout
    *   (BullMQ retries with backoff); UnrecoverableError when the job landed in FAILED (the
    *   message stays in the failed set, the dead letter; for a continued stage it is the message
@@ -91,111 +101,99 @@ export class StageRunner {
    *   job is past its deadline (the message waits 1 s while the deadline message fails the job).
    */
   async process(stage: Stage, job: Job<StageMessage>, token?: string, signal?: AbortSignal): Promise<StageResult> {
-    const message = job.data;
-    const ran: Stage[] = [];
-    let last: JobRecord | null = null;
-    const result = (outcome: StageOutcome): StageResult => ({ outcome, jobId: message.jobId, ran, state: last?.state ?? null, version: last?.version ?? null });
+    let runner = this.runners.get(stage);
+    if (!runner) this.runners.set(stage, (runner = new StageRunner(this.forStage(stage), this.running)));
+    const r = await runner.process(job, token, signal);
+    return { outcome: r.outcome, jobId: job.data.jobId, ran: r.ran.map((u) => u.stage), state: r.last?.state ?? null, version: r.last?.version ?? null };
+  }
+
+  /** The work of one stage queue's messages. */
+  private forStage(stage: Stage): StageWork<StageMessage, JobStage, JobRecord> {
+    return {
+      admit: (message, delivery) => this.admit(stage, message, delivery),
+      key: (u) => ({ key: u.record.id, version: u.record.version }),
+      attempt: (u, count, delivery) => this.attempt(u, count, delivery),
+      next: (after, continued, signal) => Promise.resolve(this.continueTo(after, continued, signal)),
+      handOff: async (after, retry) => {
+        if (!retry && pendingStage(after)) this.recent.remember(after); // the message will ask for this record
+        await this.dispatcher.dispatch(after, retry);
+      },
+      describe: (u) => u.stage,
+    };
+  }
+
+  private async admit(stage: Stage, message: StageMessage, delivery: DeliveryInfo): Promise<Admission<JobStage>> {
     // The record this process committed at this version, else a read (see RecentCommits).
     const record = this.recent.take(message.jobId, message.version) ?? (await this.jobs.findById(message.jobId));
-    if (!record) return result('stale');
+    if (!record) return { kind: 'stale' };
     if (record.version !== message.version || pendingStage(record) !== stage) {
       // A late or duplicate delivery. If it started a continuation that stopped without sending
       // the next message (the process died mid-run), this redelivery is what recovers the job:
       // send the message of the stage the job now waits for (idempotent, `<jobId>-<stage>-<version>`).
       if (record.version > message.version) await this.dispatcher.dispatch(record);
-      return result('stale');
+      return { kind: 'stale' };
     }
     if (this.pastDeadline(record)) {
       // No stage starts past the job's deadline: make sure the deadline message is there to fail
       // the job (idempotent per job), and look again later without spending an attempt.
       await this.dispatcher.scheduleDeadline(record, new Date());
-      return waitWithoutAttempt(job, token, 1000, `job ${record.id} is past its deadline (JOB_DEADLINE_MS)`);
+      return { kind: 'wait', ms: 1000, reason: `job ${record.id} is past its deadline (JOB_DEADLINE_MS)` };
     }
     if (record.state === 'QUEUED') {
       // Tenant active-job limit: not admitted yet → wait in QUEUED, without spending an attempt.
       const admission = await this.admission.admit(record);
-      if (!admission.admitted) return waitWithoutAttempt(job, token, admission.retryInMs, admission.reason);
+      if (!admission.admitted) return { kind: 'wait', ms: admission.retryInMs, reason: admission.reason };
     }
-
     // A redelivery of a message whose worker stalled or died: if another attempt of this job is
     // alive (a heartbeat rescue, see Sweeper), wait for it instead of running the stage twice.
-    const redelivered = (job.stalledCounter ?? 0) > 0;
-    if (redelivered) {
+    if (delivery.redelivered) {
       const live = await this.attempts.findLive(record.id, record.version, new Date(Date.now() - this.config.HEARTBEAT_TIMEOUT_MS));
-      if (live) return waitWithoutAttempt(job, token, this.config.HEARTBEAT_TIMEOUT_MS, `attempt ${live.attempt} of job ${record.id} ${live.stage} is alive on ${live.host}`);
+      if (live) return { kind: 'wait', ms: this.config.HEARTBEAT_TIMEOUT_MS, reason: `attempt ${live.attempt} of job ${record.id} ${live.stage} is alive on ${live.host}` };
     }
-    const before = message.attemptsBefore ?? 0;
-    // One controller for the whole run: a cancel between two continued stages aborts the next one.
-    const delivery = trackDelivery(this.running, record.id, record.version, signal);
-    const controller = delivery.controller;
-    try {
-      let current = record;
-      ran.push(stage);
-      let step = await this.runOnce(stage, current, job.attemptsMade + 1 + before, (job.opts.attempts ?? 1) + before, controller, redelivered);
-      for (let continued = 0; ; continued++) {
-        if (step.kind === 'aborted') {
-          if (delivery.releasing()) {
-            // Release the message without spending an attempt; another worker takes it.
-            if (continued === 0) return waitWithoutAttempt(job, token, 0, 'released on shutdown');
-            await this.dispatcher.dispatch(current); // the continued stage becomes a message again
-            return result('committed');
-          }
-          return result(continued === 0 ? 'conflict' : 'committed'); // cancelled: the cancel's commit won
-        }
-        if (step.kind === 'retry') {
-          const { fault } = step;
-          this.log.warn(`job ${current.id} ${fault.stage} attempt ${fault.attempt}/${fault.maxAttempts} failed: ${fault.message}`);
-          if (fault.retryAfterMs !== undefined) {
-            // The tool is unavailable (an open circuit breaker): wait for it without spending an attempt.
-            if (continued === 0) return waitWithoutAttempt(job, token, fault.retryAfterMs, `${fault.code}: ${fault.message}`);
-            await this.dispatcher.dispatch(current, { attemptsBefore: fault.attempt - 1, delayMs: fault.retryAfterMs });
-            return result('committed');
-          }
-          if (continued === 0) throw new Error(`${fault.code}: ${fault.message}`);
-          // A continued stage has no message to retry: send one that knows this attempt was made.
-          await this.dispatcher.dispatch(current, { attemptsBefore: fault.attempt, delayMs: this.config.STAGE_BACKOFF_MS * 2 ** (fault.attempt - 1) });
-          return result('committed');
-        }
-        if (step.kind === 'lost') {
-          // A duplicate delivery (e.g. this worker stalled and another re-ran the stage) or a cancel won.
-          this.log.log(`job ${current.id} ${step.stage} attempt ${step.attempt}: commit at version ${current.version} lost the compare-and-set; result discarded`);
-          return result(continued === 0 ? 'conflict' : 'committed');
-        }
-        const committed = step.record;
-        last = committed;
-        if (committed.state === 'FAILED') {
-          const where = continued === 0 ? '' : ` (in ${step.stage}, continued from ${stage})`;
-          throw new UnrecoverableError(`${committed.error?.code ?? 'FAILED'}: ${committed.error?.message ?? ''}${where}`);
-        }
-        const next = this.continueTo(committed, continued, controller);
-        if (!next) {
-          if (pendingStage(committed)) this.recent.remember(committed); // else no message will ask for it
-          await this.dispatcher.dispatch(committed);
-          return result('committed');
-        }
-        current = committed;
-        ran.push(next);
-        step = await this.runOnce(next, current, 1, this.config.STAGE_ATTEMPTS, controller);
+    return { kind: 'run', unit: { stage, record }, attemptsBefore: message.attemptsBefore ?? 0 };
+  }
+
+  /** One attempt of a stage, as the stage runner sees it. */
+  private async attempt(u: JobStage, count: AttemptCount, delivery: TrackedDelivery): Promise<AttemptResult<JobRecord>> {
+    const step = await this.runOnce(u.stage, u.record, count.attempt, count.maxAttempts, delivery.controller, count.redelivered);
+    switch (step.kind) {
+      case 'aborted':
+        return step;
+      case 'lost':
+        // A duplicate delivery (e.g. this worker stalled and another re-ran the stage) or a cancel won.
+        this.log.log(`job ${u.record.id} ${step.stage} attempt ${step.attempt}: commit at version ${u.record.version} lost the compare-and-set; result discarded`);
+        return { kind: 'lost' };
+      case 'retry': {
+        const { fault } = step;
+        this.log.warn(`job ${u.record.id} ${fault.stage} attempt ${fault.attempt}/${fault.maxAttempts} failed: ${fault.message}`);
+        const reason = `${fault.code}: ${fault.message}`;
+        const backoffMs = this.config.STAGE_BACKOFF_MS * 2 ** (fault.attempt - 1);
+        // An unavailable tool (an open circuit breaker) is waited for without spending an attempt.
+        return fault.retryAfterMs !== undefined ? { kind: 'retry', attempt: fault.attempt, reason, waitMs: fault.retryAfterMs, backoffMs } : { kind: 'retry', attempt: fault.attempt, reason, backoffMs };
       }
-    } finally {
-      delivery.done();
+      case 'committed': {
+        const committed = step.record;
+        if (committed.state === 'FAILED') return { kind: 'committed', after: committed, deadLetter: `${committed.error?.code ?? 'FAILED'}: ${committed.error?.message ?? ''}` };
+        return { kind: 'committed', after: committed };
+      }
     }
   }
 
   /**
    * Continuation: the stage `committed` waits for, when this run may go on to it in process —
    * this process serves that stage, fewer than STAGE_CONTINUE_MAX stages were continued, the
-   * process is not shutting down, the job was not cancelled and is not past its deadline. Else null: the runner sends the
-   * stage's message instead. The continued stage starts at attempt 1 from the committed record
-   * (no read), and its commit is the same compare-and-set as from a message. If the process dies
-   * meanwhile, the message that started the run stalls and is redelivered; finding the job ahead
-   * of it, that delivery sends the pending stage's message (see process).
+   * process is not shutting down, the job was not cancelled and is not past its deadline. Else
+   * null: the runner sends the stage's message instead. The continued stage starts at attempt 1
+   * from the committed record (no read), and its commit is the same compare-and-set as from a
+   * message. If the process dies meanwhile, the message that started the run stalls and is
+   * redelivered; finding the job ahead of it, that delivery sends the pending stage's message
+   * (see admit).
    */
-  private continueTo(committed: JobRecord, continued: number, controller: AbortController): Stage | null {
+  private continueTo(committed: JobRecord, continued: number, signal: AbortSignal): Continuation<JobStage> | null {
     const next = pendingStage(committed);
     if (!next || continued >= this.config.STAGE_CONTINUE_MAX || !this.served.includes(next)) return null;
-    if (this.running.closing || controller.signal.aborted || this.pastDeadline(committed)) return null;
-    return next;
+    if (this.running.closing || signal.aborted || this.pastDeadline(committed)) return null;
+    return { unit: { stage: next, record: committed }, maxAttempts: this.config.STAGE_ATTEMPTS };
   }
 
   /** Whether the job's JOB_DEADLINE_MS (from submission) has passed. */
