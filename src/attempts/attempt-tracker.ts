@@ -24,8 +24,9 @@ export interface AttemptTrackerOptions {
 /**
  * Records one running stage attempt: its processes, heartbeat, log and end. Created by
  * {@link AttemptTracker.begin}. The record is written lazily — on the first process start, the
- * first heartbeat tick (HEARTBEAT_MS after the start) or an end other than success — so a fast
- * in-process call (the MockAgent) costs no write. `onLost` fires when a heartbeat finds the
+ * first heartbeat tick (HEARTBEAT_MS after the start) or the end. Only a MockAgent (`tool`
+ * `mock`) attempt that succeeded before its first heartbeat is never written: a fast in-process
+ * call costs no write; every attempt of a real tool (an agent CLI, a PR gateway) is recorded. `onLost` fires when a heartbeat finds the
  * attempt declared dead by the sweeper: the caller must stop the call (another attempt runs).
  */
 export class AttemptHandle {
@@ -126,7 +127,7 @@ export class AttemptHandle {
     this.log.write(line);
   }
 
-  /** Records the end (written unless it is a success of an attempt never recorded), flushes the log. */
+  /** Records the end (written unless it is a MockAgent success never recorded), flushes the log. */
   async finish(end: AttemptEnd): Promise<void> {
     if (this.ended) return;
     this.ended = true;
@@ -135,7 +136,7 @@ export class AttemptHandle {
     const durationMs = endedAt.getTime() - this.record.startedAt.getTime();
     Object.assign(this.record, { status: end.status, usage: end.usage, error: end.error, endedAt, durationMs });
     const record =
-      end.status !== 'succeeded' || this.inserted || this.processes.length
+      end.status !== 'succeeded' || this.inserted || this.processes.length || this.record.tool !== 'mock'
         ? this.enqueue(async () => {
             await this.ensureInserted();
             await this.repo.finish(this.id, { ...end, endedAt, durationMs, processes: [...this.processes] });

@@ -32,8 +32,9 @@ export interface AttemptStart {
 
 /**
  * One attempt of one stage of one job (collection `stage_attempts`): who ran it, where, its
- * processes, heartbeat, outcome and usage. Written lazily: an attempt that spawned nothing, ended
- * before its first heartbeat and succeeded leaves no record (the job's history tells it).
+ * processes, heartbeat, outcome and usage. Written lazily: a MockAgent (`tool` `mock`) attempt
+ * that spawned nothing, ended before its first heartbeat and succeeded leaves no record (the
+ * job's history tells it); every attempt of a real tool is recorded.
  */
 export interface StageAttemptRecord extends AttemptStart {
   /** `<jobId>:<stage>:<version>:<attempt>:<random>`. */
