@@ -63,6 +63,32 @@ export function procCpuMs(pid: number | undefined): number {
   }
 }
 
+/**
+ * CPU time (ms) of `pid` and its children: its own, its reaped children's (cutime + cstime) and
+ * each live child's own, from /proc. For a PostgreSQL postmaster: every backend, live or exited.
+ */
+export function procTreeCpuMs(pid: number | undefined): number {
+  if (!pid) return NaN;
+  const stat = (p: number | string) => {
+    try {
+      const text = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      return text.slice(text.lastIndexOf(')') + 2).split(' ');
+    } catch {
+      return undefined;
+    }
+  };
+  const own = stat(pid);
+  if (!own) return NaN;
+  // fields[1] is ppid (field 4); utime, stime, cutime, cstime are fields 14–17.
+  let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14]);
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const f = stat(entry);
+    if (f && Number(f[1]) === pid) ticks += Number(f[11]) + Number(f[12]);
+  }
+  return (ticks * 1000) / CLK_TCK;
+}
+
 /** Current and peak RSS of `pid` from /proc/<pid>/status, bytes. */
 export function procRss(pid: number | undefined): { rss: number; peak: number } {
   try {
@@ -108,11 +134,15 @@ export async function startDedicatedRedis(): Promise<RedisServer> {
       await sleep(100);
     }
   }
+  // Killed when this process exits without stop() (the watchdog's or a failure's process.exit).
+  const onExit = () => void (child.exitCode === null && child.kill('SIGKILL'));
+  process.on('exit', onExit);
   return {
     url,
     pid: child.pid,
     dedicated: true,
     async stop() {
+      process.off('exit', onExit);
       if (child.exitCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
@@ -199,12 +229,21 @@ export async function startDedicatedFerretDb(bin: string, backend: FerretDbBacke
     const r = spawnSync('psql', [backend.postgresUrl, '-XAtqc', `select pid from pg_stat_activity where datname = '${pgDb}'`], { encoding: 'utf8', timeout: 5000 });
     return r.status === 0 ? r.stdout.split('\n').filter(Boolean).map(Number) : [];
   };
+  // Killed, its directory and database removed, when this process exits without stop() (the
+  // watchdog's or a failure's process.exit; only synchronous work runs then).
+  const onExit = () => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+    if (pgDb && backend.handler === 'postgresql') spawnSync('psql', [backend.postgresUrl, '-XAtqc', `DROP DATABASE IF EXISTS ${pgDb} WITH (FORCE)`], { timeout: 10_000 });
+  };
+  process.on('exit', onExit);
   return {
     uri,
     pid: child.pid,
     setup,
     cpuMs: () => [child.pid, ...backendPids()].map((p) => procCpuMs(p)).filter(Number.isFinite).reduce((a, b) => a + b, 0),
     async stop() {
+      process.off('exit', onExit);
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
@@ -238,17 +277,36 @@ export async function redisInfoField(redis: Redis, section: string, field: strin
 
 export { docdbDir } from '../../scripts/lib/docdb';
 
-/** A private FerretDB v2 + DocumentDB for a bench phase (see scripts/lib/docdb.ts), with its CPU. */
+/**
+ * A private FerretDB v2 + DocumentDB for a bench phase (see scripts/lib/docdb.ts), with its CPU:
+ * FerretDB's process and PostgreSQL's (the postmaster and every backend, see {@link procTreeCpuMs}).
+ */
 export async function startDocumentDb(dir: string): Promise<MongoWireServer & { setup: string }> {
   const db = await startDocumentDbInstance(dir, 'aicd-bench-docdb');
   process.stderr.write(`[bench] FerretDB v2 + DocumentDB on ${db.uri} (data ${db.dataDir})\n`);
+  const postmaster = (() => {
+    try {
+      return Number(fs.readFileSync(path.join(db.dataDir, 'postgres.pid'), 'utf8').trim()) || undefined;
+    } catch {
+      return undefined;
+    }
+  })();
+  // Also stopped when this process exits without stop() (the watchdog's process.exit): stop.sh is synchronous.
+  let stopped = false;
+  const stopOnce = () => {
+    if (stopped) return;
+    stopped = true;
+    db.stop();
+  };
+  process.on('exit', stopOnce);
   return {
     uri: db.uri,
     pid: db.pid,
     setup: 'private FerretDB v2 + DocumentDB (PostgreSQL 15)',
-    cpuMs: () => procCpuMs(db.pid),
+    cpuMs: () => procCpuMs(db.pid) + procTreeCpuMs(postmaster),
     async stop() {
-      db.stop();
+      process.off('exit', stopOnce);
+      stopOnce();
     },
   };
 }

@@ -18,6 +18,9 @@ export interface WorkerStats {
   maxRss: number;
   /** MongoDB commands sent, by command name (only with BENCH_MONGO_MONITOR=1). */
   mongo: Record<string, number>;
+  /** The same by `<command> <collection>` (e.g. `update runs`), and the ms those commands took (send → reply). */
+  mongoByCollection?: Record<string, number>;
+  mongoMsByCollection?: Record<string, number>;
 }
 
 /**

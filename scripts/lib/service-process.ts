@@ -49,9 +49,9 @@ export class ServiceProcess {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  private static start(env: NodeJS.ProcessEnv, port: number, logFile: string, args: string[]): ServiceProcess {
+  private static start(env: NodeJS.ProcessEnv, port: number, logFile: string, args: string[], nodeArgs: string[]): ServiceProcess {
     const out = fs.createWriteStream(logFile, { flags: 'a' });
-    const child = spawn(process.execPath, [MAIN_JS, ...args], { cwd: ROOT, env: { ...env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...nodeArgs, MAIN_JS, ...args], { cwd: ROOT, env: { ...env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
     const s = new ServiceProcess(child, port, logFile);
     const collect = (chunk: Buffer) => {
       out.write(chunk);
@@ -71,6 +71,7 @@ export class ServiceProcess {
    * @param onStart called with each started process (so the caller can stop it on interrupt).
    * @param args arguments of `node dist/main.js` (e.g. `--role=api`); default: API and every stage.
    * @param firstPort the port of the first try (a free port is picked when omitted, and for retries).
+   * @param nodeArgs options of `node` itself, before the script (e.g. `--cpu-prof`, which NODE_OPTIONS does not allow).
    * @throws ScriptAbort when it exits or does not answer within `healthTimeoutMs`.
    */
   static async boot(
@@ -81,10 +82,11 @@ export class ServiceProcess {
     say: (l: string) => void,
     args: string[] = [],
     firstPort?: number,
+    nodeArgs: string[] = [],
   ): Promise<ServiceProcess> {
     for (let attempt = 1; ; attempt++) {
       const port = attempt === 1 && firstPort ? firstPort : await freePort();
-      const s = ServiceProcess.start(env, port, logFile, args);
+      const s = ServiceProcess.start(env, port, logFile, args, nodeArgs);
       onStart(s);
       const deadline = Date.now() + healthTimeoutMs;
       while (Date.now() < deadline && !s.exited) {
