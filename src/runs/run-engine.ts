@@ -12,7 +12,7 @@ import type { EventObject } from 'xstate';
 import { PIPELINE_COMPILER_VERSION, type PipelineMachine } from '../pipelines/pipeline.compiler';
 import { EXTERNAL_PIPELINE_EVENTS, type PipelineContext, type PipelineEvent, type PipelineInput, type RunStatus } from '../pipelines/pipeline.types';
 import { diffRunEvents, runStatusOf, type RunActor } from '../pipelines/run-events';
-import { advancePersisted, createPersisted, EventNotAcceptedError } from '../runtime/persisted-actor';
+import { advanceEach, createPersisted } from '../runtime/persisted-actor';
 import type { CancellationBus } from '../jobs/stage-dispatcher.port';
 import type { MongoRunRepository } from './mongo-run.repository';
 import type { MongoTemplateRepository, TemplateVersion } from './mongo-template.repository';
@@ -46,12 +46,36 @@ export interface StepMessages {
 export type RunListener = (before: RunRecord | null, after: RunRecord) => void;
 
 const MAX_CAS_TRIES = 50;
+/** Runs whose last committed record this process keeps (tried before a read; a stale one only loses the CAS). */
+const RECENT_RUNS = 1000;
+
+/** One caller's event waiting for its run's next group commit. */
+interface QueuedEvent {
+  tenantId: string | undefined;
+  event: PipelineEvent;
+  actor: RunActor;
+  strict: boolean;
+  hold: boolean;
+  resolve(r: SendResult): void;
+  reject(e: unknown): void;
+}
+
+/** What {@link RunEngine.send} gives its caller. */
+export interface SendResult {
+  run: RunRecord;
+  accepted: boolean;
+  held: StepToRun | null;
+}
 
 export class RunEngine {
   private readonly log = new Logger(RunEngine.name);
   private readonly listeners = new Set<RunListener>();
   /** Template versions by `owner/name@version`: a stored version never changes (a change is a new version). */
   private readonly versions = new Map<string, TemplateVersion>();
+  /** Events waiting for their run's group commit, by run id; a key is present while its commit loop runs. */
+  private readonly queued = new Map<string, QueuedEvent[]>();
+  /** The last record this process committed, by run id (see RECENT_RUNS). */
+  private readonly recent = new Map<string, RunRecord>();
 
   constructor(
     private readonly runs: MongoRunRepository,
@@ -124,43 +148,106 @@ export class RunEngine {
 
   /**
    * Applies `event` to the run, committing with compare-and-set and retrying on a lost race.
+   * Events sent to one run while its commit is in flight in this process are committed together
+   * in the next one (a group commit: one read, one rehydration, one write for all of them; each
+   * caller still gets its own answer, and the audit names each event).
    * @param options.strict true for events from people (REST): an event the run does not accept
    *   throws EventNotAcceptedError (409). Workers send with strict false: an event the run no
    *   longer accepts (a late or duplicate report) is dropped, `accepted: false`.
-   * @param options.hold true for a worker that may continue in process (the stage runner): of the
-   *   steps the commit started, the first is not sent but returned as `held` — the caller runs it
-   *   or sends it ({@link sendMessages}); if the caller dies first, the sweeper sends it.
+   * @param options.hold true for a worker that may continue in process (the stage runner): one of
+   *   the steps the commit started is not sent but returned as `held` — the caller runs it or
+   *   sends it ({@link sendMessages}); if the caller dies first, the sweeper sends it.
    * @throws PipelineNotFoundError RUN_NOT_FOUND (also for another tenant's run); RunBusyError.
    */
-  async send(runId: string, tenantId: string | undefined, event: PipelineEvent, actor: RunActor, options: { strict?: boolean; hold?: boolean } = {}): Promise<{ run: RunRecord; accepted: boolean; held: StepToRun | null }> {
-    const strict = options.strict ?? true;
-    for (let tries = 0; tries < MAX_CAS_TRIES; tries++) {
-      const run = await this.runs.findById(runId, tenantId);
-      if (!run) throw new PipelineNotFoundError('RUN_NOT_FOUND', `run ${runId} not found`);
-      const { template, machine } = await this.templateOf(run);
-      let next;
-      try {
-        next = advancePersisted<PipelineContext>(machine, run.snapshot, [event as EventObject], {
-          strict: true,
-          stateName: (v) => runStatusOf(v),
-          candidates: candidateEvents(run),
-        });
-      } catch (e) {
-        if (e instanceof EventNotAcceptedError && !strict) return { run, accepted: false, held: null };
-        throw e;
+  send(runId: string, tenantId: string | undefined, event: PipelineEvent, actor: RunActor, options: { strict?: boolean; hold?: boolean } = {}): Promise<SendResult> {
+    return new Promise<SendResult>((resolve, reject) => {
+      const item: QueuedEvent = { tenantId, event, actor, strict: options.strict ?? true, hold: options.hold ?? false, resolve, reject };
+      const waiting = this.queued.get(runId);
+      if (waiting) {
+        waiting.push(item); // a commit of this run is in flight: this event goes in the next one
+        return;
       }
-      const status = runStatusOf(next.value);
-      const before = { status: run.status, context: run.snapshot.context };
-      const events = diffRunEvents(before, { status, context: next.context }, event.type, actor, run.events.length + 1, new Date());
-      const committed = await this.runs.commit(run, { status, snapshot: next.snapshot as RunRecord['snapshot'], machineVersion: PIPELINE_COMPILER_VERSION, events });
+      this.queued.set(runId, [item]);
+      void this.commitLoop(runId);
+    });
+  }
+
+  /** Commits the run's queued events, group by group, until none is left. */
+  private async commitLoop(runId: string): Promise<void> {
+    for (;;) {
+      const group = this.queued.get(runId) ?? [];
+      if (group.length === 0) {
+        this.queued.delete(runId);
+        return;
+      }
+      this.queued.set(runId, []);
+      try {
+        await this.commitGroup(runId, group);
+      } catch (e) {
+        for (const item of group) item.reject(e);
+      }
+    }
+  }
+
+  /** One group commit (see {@link send}); settles every item of `group`. */
+  private async commitGroup(runId: string, group: QueuedEvent[]): Promise<void> {
+    for (let tries = 0; tries < MAX_CAS_TRIES; tries++) {
+      const cached = tries === 0 ? this.recent.get(runId) : undefined;
+      const run = cached ?? (await this.runs.findById(runId));
+      const mine = group.filter((item) => run && (item.tenantId === undefined || item.tenantId === run.tenantId));
+      for (const item of group) if (!mine.includes(item)) item.reject(new PipelineNotFoundError('RUN_NOT_FOUND', `run ${runId} not found`));
+      if (!run || mine.length === 0) return;
+      group = mine;
+      const { template, machine } = await this.templateOf(run);
+      const { results, final } = advanceEach<PipelineContext>(machine, run.snapshot, group.map((i) => i.event as EventObject), { stateName: (v) => runStatusOf(v), candidates: candidateEvents(run) });
+      // The audit: each accepted event's changes, diffed against the state before it.
+      const now = new Date();
+      const events: RunRecord['events'] = [];
+      let before = { status: run.status, context: run.snapshot.context };
+      results.forEach((r, i) => {
+        if (!r.accepted) return;
+        const after = { status: runStatusOf(r.value), context: r.context };
+        events.push(...diffRunEvents(before, after, group[i].event.type, group[i].actor, run.events.length + events.length + 1, now));
+        before = after;
+      });
+      if (cached && results.some((r) => !r.accepted)) {
+        // A refusal is only decided on a fresh read: the cached record may be behind the store.
+        this.recent.delete(runId);
+        continue;
+      }
+      const settleRefused = () =>
+        results.forEach((r, i) => {
+          if (r.accepted) return;
+          if (group[i].strict) group[i].reject(r.refused);
+          else group[i].resolve({ run, accepted: false, held: null });
+        });
+      if (!results.some((r) => r.accepted)) {
+        settleRefused();
+        return;
+      }
+      const committed = await this.runs.commit(run, { status: runStatusOf(final.value), snapshot: final.snapshot as RunRecord['snapshot'], machineVersion: PIPELINE_COMPILER_VERSION, events });
       if (!committed) {
+        this.recent.delete(runId);
         await sleep(Math.floor(Math.random() * Math.min(50, 2 ** tries)));
         continue;
       }
-      const held = await this.afterCommit(run, committed, template, options.hold ?? false);
-      return { run: committed, accepted: true, held };
+      this.remember(committed);
+      const holders = group.filter((item, i) => item.hold && results[i].accepted).length;
+      const held = await this.afterCommit(run, committed, template, holders);
+      settleRefused();
+      results.forEach((r, i) => {
+        if (r.accepted) group[i].resolve({ run: committed, accepted: true, held: group[i].hold ? (held.shift() ?? null) : null });
+      });
+      return;
     }
     throw new RunBusyError(runId);
+  }
+
+  private remember(run: RunRecord): void {
+    this.recent.delete(run.id);
+    if (run.status !== 'running' && run.status !== 'pending') return; // nothing more will be sent to it, most likely
+    if (this.recent.size >= RECENT_RUNS) this.recent.delete(this.recent.keys().next().value!);
+    this.recent.set(run.id, run);
   }
 
   /** Steps that entered `running` (or started a new visit) in this commit. */
@@ -194,11 +281,11 @@ export class RunEngine {
     if (steps.length) await this.messages.send(run, (await this.templateOf(run)).template, steps, options);
   }
 
-  /** Acts on a commit (see the file comment). @returns the step held back when `hold` (see {@link send}). */
-  private async afterCommit(before: RunRecord, after: RunRecord, template: TemplateVersion, hold: boolean): Promise<StepToRun | null> {
+  /** Acts on a commit (see the file comment). @returns up to `holds` started steps held back (see {@link send}). */
+  private async afterCommit(before: RunRecord, after: RunRecord, template: TemplateVersion, holds: number): Promise<StepToRun[]> {
     for (const l of this.listeners) l(before, after);
     const started = RunEngine.stepsStarted(before, after);
-    const held = hold ? (started.shift() ?? null) : null;
+    const held = started.splice(0, holds);
     if (started.length) await this.messages.send(after, template, started);
     if (before.status === 'running' && after.status !== 'running') {
       // Canceled, quarantined or ended: kill whatever of this run still runs, in every process.

@@ -72,9 +72,15 @@ export class StepAttemptRepository {
    * Records a new attempt of (run, step, visit) with the next free attempt number: one more than
    * the attempts recorded, taken with a unique `_id` insert (two executions racing for a number:
    * one gets the next). @returns the number and the id (`<runId>:<step>:<visit>:<attempt>`).
+   * @param options.expectFirst the caller expects no earlier attempt (a first delivery): number 1
+   *   is tried without counting, and the count is taken only if it is already used.
    */
-  async begin(a: Omit<StepAttempt, 'id' | 'attempt' | 'status' | 'endedAt' | 'durationMs' | 'exitCode' | 'usage' | 'error' | 'stdoutTail' | 'stderrTail' | 'produced' | 'heartbeatAt' | 'pid' | 'pgid' | 'marker'>): Promise<{ attempt: number; attemptId: string }> {
-    let attempt = (await this.attempts.countDocuments({ runId: a.runId, step: a.step, visit: a.visit } as Filter<Doc>)) + 1;
+  async begin(
+    a: Omit<StepAttempt, 'id' | 'attempt' | 'status' | 'endedAt' | 'durationMs' | 'exitCode' | 'usage' | 'error' | 'stdoutTail' | 'stderrTail' | 'produced' | 'heartbeatAt' | 'pid' | 'pgid' | 'marker'>,
+    options: { expectFirst?: boolean } = {},
+  ): Promise<{ attempt: number; attemptId: string }> {
+    const count = async () => this.attempts.countDocuments({ runId: a.runId, step: a.step, visit: a.visit } as Filter<Doc>);
+    let attempt = options.expectFirst ? 1 : (await count()) + 1;
     for (let tries = 0; ; tries++, attempt++) {
       const attemptId = `${a.runId}:${a.step}:${a.visit}:${attempt}`;
       const doc: Doc = { ...a, _id: attemptId, attempt, status: 'running', heartbeatAt: a.startedAt, endedAt: null, durationMs: null, exitCode: null, usage: null, error: null, stdoutTail: '', stderrTail: '', produced: [], pid: null, pgid: null, marker: null };
@@ -83,6 +89,7 @@ export class StepAttemptRepository {
         return { attempt, attemptId };
       } catch (e) {
         if (!(e instanceof MongoServerError && e.code === 11000) || tries >= 20) throw e;
+        if (tries === 0 && options.expectFirst) attempt = Math.max(attempt, await count()); // then the next free one
       }
     }
   }
@@ -96,19 +103,18 @@ export class StepAttemptRepository {
     await this.attempts.updateOne({ _id: id }, { $set: p });
   }
 
-  /** Records the tool that ran and, for a capability, the router's choice and reason. */
-  async setRouter(id: string, tool: string, router: RouterChoice | null): Promise<void> {
-    await this.attempts.updateOne({ _id: id }, { $set: { tool, router } });
-  }
-
   async heartbeat(id: string): Promise<void> {
     await this.attempts.updateOne({ _id: id, status: 'running' }, { $set: { heartbeatAt: new Date() } });
   }
 
-  async finish(id: string, end: Pick<StepAttempt, 'status' | 'exitCode' | 'usage' | 'error' | 'stdoutTail' | 'stderrTail' | 'produced'>): Promise<void> {
-    const doc = await this.attempts.findOne({ _id: id }, { projection: { startedAt: 1 } });
+  /**
+   * Records the attempt's end in one update (with the tool that ran and the router's choice, when
+   * given). `startedAt`: the attempt's start as its caller knows it; read from the record when absent.
+   */
+  async finish(id: string, end: Pick<StepAttempt, 'status' | 'exitCode' | 'usage' | 'error' | 'stdoutTail' | 'stderrTail' | 'produced'> & Partial<Pick<StepAttempt, 'tool' | 'router'>>, startedAt?: Date): Promise<void> {
+    const started = startedAt ?? (await this.attempts.findOne({ _id: id }, { projection: { startedAt: 1 } }))?.startedAt;
     const endedAt = new Date();
-    await this.attempts.updateOne({ _id: id }, { $set: { ...end, endedAt, durationMs: doc ? endedAt.getTime() - doc.startedAt.getTime() : null } });
+    await this.attempts.updateOne({ _id: id }, { $set: { ...end, endedAt, durationMs: started ? endedAt.getTime() - started.getTime() : null } });
   }
 
   async listForRun(runId: string): Promise<StepAttempt[]> {

@@ -190,10 +190,11 @@ export class StepWork {
     // The attempt number is allocated in the store, not taken from BullMQ: a stalled delivery is
     // not counted there (nor is a message the sweeper sent again), and every execution must have
     // its own record, scratch directory and artifact ids.
+    const startedAt = new Date();
     const { attempt, attemptId } = await this.attempts.begin({
       runId: m.runId, tenantId: m.tenantId, template: run.template.name, step: m.step, templateStep: m.templateStep,
-      visit: m.visit, tool: def.tool, router: null, host: hostname(), workerPid: process.pid, startedAt: new Date(),
-    });
+      visit: m.visit, tool: def.tool, router: null, host: hostname(), workerPid: process.pid, startedAt,
+    }, { expectFirst: count.attempt === 1 && !count.redelivered && m.recovery !== true });
     this.attemptOf.set(u, attempt);
     // One attempt's writes go in order (on FerretDB v1 an update rewrites the whole document, so a
     // heartbeat still in flight when the attempt finishes would write the old fields back).
@@ -227,8 +228,8 @@ export class StepWork {
         stdoutTail: r.result?.stdoutTail ?? '',
         stderrTail: r.result?.stderrTail ?? '',
         produced: r.kind === 'succeeded' ? r.artifacts.map((a) => a.id) : [],
-      });
-      if (r.router || tool !== def.tool) await this.attempts.setRouter(attemptId, tool, r.router);
+        ...(r.router || tool !== def.tool ? { tool, router: r.router } : {}),
+      }, startedAt);
     };
     const report = (event: PipelineEvent) => this.engine.send(m.runId, undefined, event, WORKER_ACTOR, { strict: false, hold: true });
 

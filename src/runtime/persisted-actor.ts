@@ -70,6 +70,40 @@ export function advancePersisted<C>(
   }
 }
 
+/** One event's effect in {@link advanceEach}. */
+export type EachResult<C> = { accepted: true; value: unknown; context: C; status: string } | { accepted: false; refused: EventNotAcceptedError };
+
+/**
+ * Rehydrates `persisted` once and sends `events` in order, each only if the state it meets accepts
+ * it (a refused one is skipped and reported, the others still apply): the group commit of several
+ * writers' events in one compare-and-set. @returns each event's result (the state after it) and
+ * the final persisted snapshot.
+ */
+export function advanceEach<C>(
+  machine: AnyStateMachine,
+  persisted: PersistedSnapshot,
+  events: EventObject[],
+  options: { stateName?: (value: unknown) => string; candidates?: EventObject[] } = {},
+): { results: EachResult<C>[]; final: AdvancedActor<C> } {
+  const actor = createActor(machine, { snapshot: persisted as never });
+  actor.start();
+  try {
+    const results = events.map((event): EachResult<C> => {
+      const snap = actor.getSnapshot();
+      if (!snap.can(event)) {
+        const accepted = (options.candidates ?? []).filter((e) => snap.can(e)).map((e) => e.type);
+        return { accepted: false, refused: new EventNotAcceptedError(options.stateName?.(snap.value) ?? JSON.stringify(snap.value), event.type, [...new Set(accepted)]) };
+      }
+      actor.send(event);
+      const after = actor.getSnapshot();
+      return { accepted: true, value: after.value, context: after.context as C, status: after.status };
+    });
+    return { results, final: persist<C>(actor) };
+  } finally {
+    actor.stop();
+  }
+}
+
 /** Whether the persisted snapshot accepts `event` now. */
 export function accepts(machine: AnyStateMachine, persisted: PersistedSnapshot, event: EventObject): boolean {
   return (machine.resolveState(persisted as never) as { can(e: EventObject): boolean }).can(event);
