@@ -11,9 +11,15 @@ import { RunEngine } from './run-engine';
 import { StepAttemptRepository, type StepAttempt } from './step-attempts';
 import { TemplateCheck } from './template-check';
 
+/** How long past step durations are reused for ETAs, ms. */
+const PAST_DURATIONS_TTL_MS = 5000;
+
 /** The use cases behind the pipeline REST API, all scoped to a tenant. */
 @Injectable()
 export class RunsService {
+  /** Past step durations by template name (the ETA's input), reused PAST_DURATIONS_TTL_MS: an ETA need not see the last few seconds (GET and POST /runs answer with progress). */
+  private readonly past = new Map<string, { at: number; steps: string; durations: Record<string, number> }>();
+
   constructor(
     private readonly runs: MongoRunRepository,
     private readonly templates: MongoTemplateRepository,
@@ -84,7 +90,15 @@ export class RunsService {
 
   async progress(run: RunRecord): Promise<RunProgress> {
     const steps = Object.keys(run.snapshot.context.steps);
-    const past = await this.attempts.medianDurations(run.template.name, steps);
+    const key = steps.join(',');
+    let cached = this.past.get(run.template.name);
+    if (!cached || cached.steps !== key || Date.now() - cached.at > PAST_DURATIONS_TTL_MS) {
+      cached = { at: Date.now(), steps: key, durations: await this.attempts.medianDurations(run.template.name, steps) };
+      // Kept only once every step has a past duration: until then, the first run's end must show in the next one's ETA.
+      if (this.past.size >= 1000) this.past.delete(this.past.keys().next().value!);
+      if (Object.keys(cached.durations).length === steps.length) this.past.set(run.template.name, cached);
+    }
+    const past = cached.durations;
     return runProgress(run.snapshot.context, run.startedAt ?? run.createdAt, run.endedAt, past);
   }
 
