@@ -243,6 +243,14 @@ export class RunEngine {
     throw new RunBusyError(runId);
   }
 
+  /**
+   * The run as this process last committed it, if it did (may be behind the store: use it only
+   * for what an older version cannot get wrong, e.g. that a step visit was started).
+   */
+  recentRun(runId: string): RunRecord | undefined {
+    return this.recent.get(runId);
+  }
+
   private remember(run: RunRecord): void {
     this.recent.delete(run.id);
     if (run.status !== 'running' && run.status !== 'pending') return; // nothing more will be sent to it, most likely

@@ -113,16 +113,17 @@ export class StepWork {
   }
 
   private async admit(m: StepMessage, delivery: DeliveryInfo): Promise<Admission<StepVisit>> {
-    const run = await this.runs.findById(m.runId);
-    if (!run || run.status !== 'running') return { kind: 'stale' };
-    const ctx = run.snapshot.context;
-    const spawned = ctx.spawned.find((s) => s.id === m.step);
-    const state = spawned ?? ctx.steps[m.step];
-    if (!state || state.status !== 'running' || state.visit !== m.visit) {
+    // A first delivery of a message nobody sent again runs the visit that a commit started: if the
+    // run as this process last committed it shows that visit running, it is the record to run
+    // from (its upstream artifacts are there; a cancel committed since aborts the delivery as soon
+    // as it registers). Anything else is read from the store.
+    const recent = !delivery.redelivered && m.recovery !== true ? this.engine.recentRun(m.runId) : undefined;
+    const run = recent && visitRunning(recent, m) ? recent : await this.runs.findById(m.runId);
+    if (!run || !visitRunning(run, m)) {
       // A late or duplicate delivery. If it was redelivered because its worker died while it
       // continued with another step (which has no message), send the messages of the steps the
       // run has running (idempotent: one message id per step visit).
-      if (delivery.redelivered) await this.engine.resend(run);
+      if (delivery.redelivered && run?.status === 'running') await this.engine.resend(run);
       return { kind: 'stale' };
     }
     const slot = `${m.runId}:${m.step}:${m.visit}`;
@@ -288,6 +289,14 @@ export class StepWork {
       if (r?.found) this.log.warn(`run ${m.runId} step ${m.step}: reaped ${r.killed}/${r.found} process(es) left by attempt ${a.attempt}`);
     }
   }
+}
+
+/** Whether `run` is running and waits for step visit `m`. */
+function visitRunning(run: RunRecord, m: StepMessage): boolean {
+  if (run.status !== 'running') return false;
+  const ctx = run.snapshot.context;
+  const state = ctx.spawned.find((s) => s.id === m.step) ?? ctx.steps[m.step];
+  return state !== undefined && state.status === 'running' && state.visit === m.visit;
 }
 
 /** Whether a process with this pid exists (signal 0). */
