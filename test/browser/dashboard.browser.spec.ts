@@ -11,11 +11,7 @@ import { uiDirectory } from '../../src/dashboard/operator-pages';
 import { TenantRepository } from '../../src/tenants/tenant.repository';
 import { issueApiKey } from '../../src/tenants/tenant-admin';
 import { issueBody, startTestApp, waitForState, type TestApp } from '../support/test-app';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SCREENSHOTS = path.resolve(__dirname, '..', '..', 'docs', 'screenshots');
-/** The flags of a headless browser in CI: no sandbox (root), no GPU, no calls home. */
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+import { CHROMIUM, CHROMIUM_ARGS, expectAttr, expectText, SCREENSHOTS } from './browser-support';
 
 describe('dashboard in Chromium', () => {
   let t: TestApp;
@@ -195,30 +191,6 @@ describe('dashboard in Chromium', () => {
     expect(offsite).toEqual([]); // nothing but the service was asked for anything
   });
 });
-
-async function expectText(locator: ReturnType<Page['getByTestId']>, pattern: RegExp, timeout = 10_000): Promise<void> {
-  await locator.waitFor({ timeout });
-  const deadline = Date.now() + timeout;
-  let text = '';
-  while (Date.now() < deadline) {
-    text = (await locator.textContent()) ?? '';
-    if (pattern.test(text)) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`expected text matching ${pattern}, got ${JSON.stringify(text)}`);
-}
-
-async function expectAttr(locator: ReturnType<Page['getByTestId']>, name: string, value: string, timeout = 10_000): Promise<void> {
-  await locator.waitFor({ timeout });
-  const deadline = Date.now() + timeout;
-  let got: string | null = null;
-  while (Date.now() < deadline) {
-    got = await locator.getAttribute(name);
-    if (got === value) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`expected ${name}=${value}, got ${got}`);
-}
 
 async function eventuallyAsync(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
