@@ -7,9 +7,10 @@
  *   tsx scripts/services.ts up            # ensure services, print REDIS_URL=... / MONGODB_URI=...
  *   tsx scripts/services.ts down          # stop what `up` started (pre-existing services untouched)
  *   tsx scripts/services.ts env           # print the URLs recorded by `up`, or exit 1
- *   tsx scripts/services.ts run -- <cmd> [args...]
+ *   tsx scripts/services.ts run [--demote=<provider>] -- <cmd> [args...]
  *                                         # up, run <cmd> with the URLs in env, then down
- *                                         # (only what this invocation started)
+ *                                         # (only what this invocation started); a demoted
+ *                                         # provider is tried last (npm test: documentdb)
  *
  * Load the URLs into a shell:  `export $(npx tsx scripts/services.ts up)`
  *
@@ -35,9 +36,9 @@ import * as path from 'node:path';
 import { ensureMongo, stopMongo } from './services/mongo';
 import { handOverStartedHere, stopStartedHere } from './services/process';
 import { mongoServerName } from './services/probes';
-import { chooseProvider } from './services/providers';
+import { chooseProvider, providerName } from './services/providers';
 import { ensureRedis, stopRedis } from './services/redis';
-import { ownedPidAlive, readState, removeState, writeState, type MongoEntry, type RedisEntry, type State } from './services/state';
+import { ownedPidAlive, readState, removeState, writeState, type MongoEntry, type ProviderName, type RedisEntry, type State } from './services/state';
 import { log, ROOT, ServicesError } from './services/util';
 
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
@@ -53,9 +54,9 @@ interface UpResult {
  * Ensures both services, records them in the state file and reports what was started now.
  * `transient` (used by `run`) never stops or un-records services owned by a separate `up` session.
  */
-async function up(transient = false): Promise<UpResult> {
+async function up(transient = false, demoted: ProviderName[] = []): Promise<UpResult> {
   const previous = readState();
-  const chosen = await chooseProvider(); // detection first: nothing starts when no server can
+  const chosen = await chooseProvider(demoted); // detection first: nothing starts when no server can
   const mongo = await ensureMongo(chosen, previous?.mongo, transient);
   let redis: { entry: RedisEntry; started: boolean };
   try {
@@ -120,14 +121,14 @@ function signalExitCode(signal: NodeJS.Signals): number {
  * Runs `up(transient)` so that a signal during startup stops whatever was already started
  * (services are detached, so they would otherwise outlive us) and exits 128+N.
  */
-async function upInterruptibly(transient: boolean): Promise<UpResult> {
+async function upInterruptibly(transient: boolean, demoted: ProviderName[] = []): Promise<UpResult> {
   const onSignal = (signal: NodeJS.Signals): void => {
     log(`received ${signal} during startup; cleaning up`);
     void stopStartedHere().finally(() => process.exit(signalExitCode(signal)));
   };
   for (const s of SIGNALS) process.on(s, onSignal);
   try {
-    const result = await up(transient);
+    const result = await up(transient, demoted);
     handOverStartedHere(); // now recorded in the state file / owned by the caller
     return result;
   } catch (err) {
@@ -144,10 +145,12 @@ async function upInterruptibly(transient: boolean): Promise<UpResult> {
  * cleanup happens once it exits. Resolves to the command's exit code (128+N on signal).
  */
 async function run(argv: string[]): Promise<number> {
+  const demoted: ProviderName[] = [];
+  while (argv[0]?.startsWith('--demote=')) demoted.push(...argv.shift()!.slice('--demote='.length).split(',').map((v) => providerName(v, '--demote')));
   const cmdArgs = argv[0] === '--' ? argv.slice(1) : argv;
-  if (cmdArgs.length === 0) throw new ServicesError('usage: tsx scripts/services.ts run -- <cmd> [args...]');
+  if (cmdArgs.length === 0) throw new ServicesError('usage: tsx scripts/services.ts run [--demote=<provider>] -- <cmd> [args...]');
 
-  const { state, startedRedis, startedMongo } = await upInterruptibly(true);
+  const { state, startedRedis, startedMongo } = await upInterruptibly(true, demoted);
   let child: ReturnType<typeof spawn> | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (child && child.exitCode === null && child.signalCode === null) {
@@ -206,7 +209,7 @@ async function main(): Promise<number> {
       return run(rest);
     default:
       process.stderr.write(
-        'usage: tsx scripts/services.ts <up|down|env|run -- <cmd> [args...]>\n' +
+        'usage: tsx scripts/services.ts <up|down|env|run [--demote=<provider>] -- <cmd> [args...]>\n' +
           '  up    ensure Redis + MongoDB-wire server; print REDIS_URL= / MONGODB_URI= lines\n' +
           '  down  stop what `up` started\n' +
           '  env   print the recorded URLs (exit 1 if none)\n' +

@@ -101,6 +101,24 @@ describe('scripts/services.ts providers', () => {
     expect((await chooseProvider()).name).toBe('ferretdb-v1');
   });
 
+  it('a demoted provider (npm test: --demote=documentdb) is tried after FerretDB v1, and still taken when nothing else can run', async () => {
+    process.env.DOCKER_HOST = `tcp://127.0.0.1:${await freePort()}`;
+    process.env.MONGOMS_SYSTEM_BINARY = path.join(home, 'no-such-mongod');
+    const docdb = path.join(home, 'docdb');
+    fs.mkdirSync(docdb);
+    fs.writeFileSync(path.join(docdb, 'start.sh'), '');
+    process.env.DOCDB_DIR = docdb;
+    process.env.FERRETDB_BIN = process.execPath;
+    expect((await chooseProvider(['documentdb'])).name).toBe('ferretdb-v1');
+    delete process.env.FERRETDB_BIN;
+    process.env.AICD_CACHE_DIR = path.join(home, 'cache'); // no cached FerretDB v1
+    process.env.PATH = path.join(home, 'bin'); // and no go to build one
+    expect((await chooseProvider(['documentdb'])).name).toBe('documentdb');
+    process.env.SERVICES_PROVIDER = 'documentdb';
+    process.env.FERRETDB_BIN = process.execPath;
+    expect((await chooseProvider(['documentdb'])).name).toBe('documentdb');
+  });
+
   it('SERVICES_PROVIDER forces one: an unknown name and one that cannot run are refused in words', async () => {
     process.env.SERVICES_PROVIDER = 'mongo';
     await expect(chooseProvider()).rejects.toThrow('SERVICES_PROVIDER=mongo is not one of uri, testcontainers, memory-server, documentdb, ferretdb-v1');

@@ -24,20 +24,24 @@ export function provider(name: ProviderName): MongoProvider {
   return PROVIDERS.find((p) => p.name === name)!;
 }
 
+/** A provider name, checked. @throws ServicesError naming the valid values. */
+export function providerName(v: string, what: string): ProviderName {
+  if (!PROVIDER_NAMES.includes(v as ProviderName)) throw new ServicesError(`${what}=${v} is not one of ${PROVIDER_NAMES.join(', ')}`);
+  return v as ProviderName;
+}
+
 /** SERVICES_PROVIDER, checked. @throws ServicesError naming the valid values. */
 export function forcedProvider(): ProviderName | undefined {
   const v = process.env.SERVICES_PROVIDER?.trim();
-  if (!v) return undefined;
-  if (!PROVIDER_NAMES.includes(v as ProviderName)) throw new ServicesError(`SERVICES_PROVIDER=${v} is not one of ${PROVIDER_NAMES.join(', ')}`);
-  return v as ProviderName;
+  return v ? providerName(v, 'SERVICES_PROVIDER') : undefined;
 }
 
 /**
  * The provider to use: SERVICES_PROVIDER's, which must be available, else the first available in
- * order (each one passed over is logged with the reason).
+ * order (each one passed over is logged with the reason); `demoted` ones are tried last.
  * @throws ServicesError with the reason of each when none (or not the forced one) can run.
  */
-export async function chooseProvider(): Promise<MongoProvider> {
+export async function chooseProvider(demoted: readonly ProviderName[] = []): Promise<MongoProvider> {
   const forced = forcedProvider();
   if (forced) {
     const p = provider(forced);
@@ -47,7 +51,9 @@ export async function chooseProvider(): Promise<MongoProvider> {
     return p;
   }
   const reasons: string[] = [];
-  for (const p of PROVIDERS) {
+  const order = [...PROVIDERS.filter((p) => !demoted.includes(p.name)), ...PROVIDERS.filter((p) => demoted.includes(p.name))];
+  if (demoted.length) log(`tried last for this command: ${demoted.join(', ')} (SERVICES_PROVIDER=${demoted[0]} forces it)`);
+  for (const p of order) {
     const a = await p.available();
     if (a.ok) {
       log(`MongoDB-wire server: ${p.title} [${p.name}] (${a.detail})`);
