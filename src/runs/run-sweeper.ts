@@ -4,14 +4,25 @@ import { Logger } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import type { MongoRunRepository } from './mongo-run.repository';
 import type { RunEngine } from './run-engine';
-import type { StepAttemptRepository } from './step-attempts';
+import type { StepAttempt, StepAttemptRepository } from './step-attempts';
+import type { RunRecord } from './run.record';
 import { stepMessageId, type StepMessage } from './step-queue';
+
+/** Whether `run` took the attempt's result (its step's committed visit names the attempt): what it produced. */
+function tookResult(run: RunRecord | null, a: StepAttempt): { produced: string[] } | null {
+  const ctx = run?.snapshot.context;
+  if (!ctx) return null;
+  const step = ctx.steps[a.step] ?? ctx.spawned.find((s) => s.id === a.step);
+  return step?.attemptId === a.id ? { produced: Object.values(step.artifacts ?? {}) } : null;
+}
 
 /**
  * The runs' sweeper pass (run by the same interval as the job sweeper's, in worker processes):
  * - applies version claims whose writer died between claim and write (FerretDB v1);
  * - marks running step attempts whose heartbeat is older than `heartbeatTimeoutMs` as lost
- *   (`WORKER_LOST`); their message is redelivered by BullMQ's stalled check and runs again;
+ *   (`WORKER_LOST`); their message is redelivered by BullMQ's stalled check and runs again — unless
+ *   the run took the attempt's result, which makes it `succeeded` (also for an attempt marked lost
+ *   in the last 2 × (heartbeat timeout + grace): a late report can land after the mark);
  * - for runs in `running` not updated for `graceMs`, makes sure every running step visit has a
  *   message that can still run it: a missing one is sent again, and one that ended (completed or
  *   failed) without its report reaching the run is removed and sent again;
@@ -34,13 +45,21 @@ export class RunSweeper {
   async pass(): Promise<{ claims: number; lost: number; resent: number; workspacesRemoved: number }> {
     const claims = await this.runs.rollForwardStale(this.options.graceMs, this.options.batch);
     let lost = 0;
+    const runs = new Map<string, Promise<RunRecord | null>>();
+    const runOf = (id: string) => runs.get(id) ?? runs.set(id, this.runs.findById(id)).get(id)!;
     for (const a of await this.attempts.findDead(new Date(Date.now() - this.options.heartbeatTimeoutMs), this.options.batch)) {
       // Its worker died after the run took its result (reported, not yet recorded): succeeded.
-      const run = await this.runs.findById(a.runId);
-      const ctx = run?.snapshot.context;
-      const took = ctx && ((ctx.steps[a.step]?.attemptId ?? ctx.spawned.find((s) => s.id === a.step)?.attemptId) === a.id);
-      if (took) await this.attempts.finish(a.id, { status: 'succeeded', exitCode: null, usage: null, error: null, stdoutTail: '', stderrTail: '', produced: Object.values(ctx.steps[a.step]?.artifacts ?? ctx.spawned.find((s) => s.id === a.step)?.artifacts ?? {}) });
+      const took = tookResult(await runOf(a.runId), a);
+      if (took) await this.attempts.markTaken(a.id, took.produced);
       else if (await this.attempts.markLost(a.id)) lost++;
+    }
+    // A worker whose heartbeat went stale while it reported (its attempt marked lost above, in
+    // this or another process) may have had its result taken by the run after the mark, and died
+    // before recording that: the run's word wins.
+    const since = new Date(Date.now() - 2 * (this.options.heartbeatTimeoutMs + this.options.graceMs));
+    for (const a of await this.attempts.findRecentlyLost(since, this.options.batch)) {
+      const took = tookResult(await runOf(a.runId), a);
+      if (took) await this.attempts.markTaken(a.id, took.produced);
     }
     let resent = 0;
     for (const run of await this.runs.findStale(['running'], new Date(Date.now() - this.options.graceMs), this.options.batch)) {

@@ -132,6 +132,20 @@ export class StepAttemptRepository {
     return (await this.attempts.find({ status: 'running', heartbeatAt: { $lt: before } } as Filter<Doc>).sort({ heartbeatAt: 1 }).limit(limit).toArray()).map(toAttempt);
   }
 
+  /**
+   * Attempts marked lost (`aborted`, WORKER_LOST) whose last heartbeat is newer than `since`: the
+   * sweeper looks again at these, since a worker whose heartbeat went stale may still have had its
+   * result taken by the run (and died before it recorded that).
+   */
+  async findRecentlyLost(since: Date, limit: number): Promise<StepAttempt[]> {
+    return (await this.attempts.find({ status: 'aborted', heartbeatAt: { $gte: since }, 'error.code': 'WORKER_LOST' } as Filter<Doc>).limit(limit).toArray()).map(toAttempt);
+  }
+
+  /** Records that the run took this attempt's result after all: `succeeded`, with what it produced (the sweeper's repair). */
+  async markTaken(id: string, produced: string[]): Promise<void> {
+    await this.attempts.updateOne({ _id: id, status: { $in: ['running', 'aborted'] } } as Filter<Doc>, { $set: { status: 'succeeded', error: null, produced, endedAt: new Date() } });
+  }
+
   async markLost(id: string): Promise<boolean> {
     const r = await this.attempts.updateOne({ _id: id, status: 'running' }, { $set: { status: 'aborted', endedAt: new Date(), error: { code: 'WORKER_LOST', message: 'heartbeat too old: the worker died' } } });
     return r.modifiedCount === 1;

@@ -213,13 +213,20 @@ export class StepWork {
         ...(u.spawned ? { spawned: u.spawned } : {}),
         onProcess: (info) => write(() => this.attempts.processStarted(attemptId, { pid: info.pid, pgid: info.pgid, marker: info.marker })),
       });
-    } finally {
+    } catch (e) {
       clearInterval(beat);
+      throw e;
+    } finally {
       await this.slots.release(m.tenantId, u.slot).catch(() => undefined);
     }
     const tool = r.router?.tool ?? def.tool;
-    /** Ends the attempt's record (after its heartbeat and every write before it). */
+    /**
+     * Ends the attempt's record (after its heartbeat and every write before it). The heartbeat goes
+     * on until then: the report to the run (a commit that may queue behind a fan-out's) happens
+     * before it, and a sweeper must not take a live attempt for a dead one meanwhile.
+     */
     const finish = async (status: 'succeeded' | 'discarded' | 'failed' | 'aborted', error: { code: string; message: string } | null = null) => {
+      clearInterval(beat);
       await writes;
       await this.attempts.finish(attemptId, {
         status,
@@ -234,46 +241,54 @@ export class StepWork {
     };
     const report = (event: PipelineEvent) => this.engine.send(m.runId, undefined, event, WORKER_ACTOR, { strict: false, hold: true });
 
-    if (r.kind === 'aborted') {
-      await finish('aborted', { code: 'ABORTED', message: `attempt aborted (${delivery.cause() ?? 'cancelled'})` });
-      return { kind: 'aborted' };
-    }
-    if (r.kind === 'succeeded' || r.kind === 'spawn') {
-      // Reported first, recorded after: the attempt is `succeeded` only when its result is the
-      // one the run took (the event names the attempt), `discarded` when the run no longer
-      // waited for it. A worker killed in between leaves it `running`; the sweeper then finds
-      // it named in the run and records it succeeded.
-      const reported =
-        r.kind === 'succeeded'
-          ? await report({ type: 'STEP_SUCCEEDED', step: m.step, visit: m.visit, attempt: attemptId, artifacts: Object.fromEntries(r.artifacts.map((a) => [a.name, a.id])) })
-          : await report({ type: 'STEP_SPAWNED', step: m.step, visit: m.visit, spawn: r.spawn, reason: r.reason, ...(r.failingOutput !== undefined ? { failingOutput: r.failingOutput } : {}) });
-      // A spawn request (e.g. a failing test with spawnOnFailure) says so on the attempt: the run took it, and why.
-      const spawnNote = r.kind === 'spawn' ? { code: 'SPAWN_REQUESTED', message: `spawned ${r.spawn}: ${r.reason}` } : null;
-      const label = r.kind === 'succeeded' ? 'succeeded' : 'spawned';
-      if (!reported.accepted) {
-        await finish('discarded', { code: 'RESULT_DISCARDED', message: 'the run no longer waited for this step visit (a duplicate or late execution): its result was not used' });
-        return { kind: 'lost', label };
+    // Whatever happens to the report (a lost store, a busy run), the heartbeat stops here.
+    const conclude = async (): Promise<AttemptResult<RunAfter>> => {
+      if (r.kind === 'aborted') {
+        await finish('aborted', { code: 'ABORTED', message: `attempt aborted (${delivery.cause() ?? 'cancelled'})` });
+        return { kind: 'aborted' };
       }
-      await finish('succeeded', spawnNote);
-      return { kind: 'committed', after: { run: reported.run, held: reported.held }, label };
+      if (r.kind === 'succeeded' || r.kind === 'spawn') {
+        // Reported first, recorded after: the attempt is `succeeded` only when its result is the
+        // one the run took (the event names the attempt), `discarded` when the run no longer
+        // waited for it. A worker killed in between leaves it `running`; the sweeper then finds
+        // it named in the run and records it succeeded.
+        const reported =
+          r.kind === 'succeeded'
+            ? await report({ type: 'STEP_SUCCEEDED', step: m.step, visit: m.visit, attempt: attemptId, artifacts: Object.fromEntries(r.artifacts.map((a) => [a.name, a.id])) })
+            : await report({ type: 'STEP_SPAWNED', step: m.step, visit: m.visit, spawn: r.spawn, reason: r.reason, ...(r.failingOutput !== undefined ? { failingOutput: r.failingOutput } : {}) });
+        // A spawn request (e.g. a failing test with spawnOnFailure) says so on the attempt: the run took it, and why.
+        const spawnNote = r.kind === 'spawn' ? { code: 'SPAWN_REQUESTED', message: `spawned ${r.spawn}: ${r.reason}` } : null;
+        const label = r.kind === 'succeeded' ? 'succeeded' : 'spawned';
+        if (!reported.accepted) {
+          await finish('discarded', { code: 'RESULT_DISCARDED', message: 'the run no longer waited for this step visit (a duplicate or late execution): its result was not used' });
+          return { kind: 'lost', label };
+        }
+        await finish('succeeded', spawnNote);
+        return { kind: 'committed', after: { run: reported.run, held: reported.held }, label };
+      }
+      await finish('failed', { code: r.code, message: r.message });
+      const quarantine = this.options.quarantineCodes.has(r.code);
+      const reason = `${r.code}: ${r.message}`;
+      if (r.retryable && !quarantine && r.retryAfterMs !== undefined) {
+        // The tool is unavailable (an open circuit breaker): wait for it without spending an attempt.
+        return { kind: 'retry', attempt: count.attempt, reason, waitMs: r.retryAfterMs, backoffMs: 0 };
+      }
+      // The retry budget is the template's `retries.attempts`, counted by the stage runner.
+      if (r.retryable && !quarantine && count.attempt < count.maxAttempts) {
+        const { run: after } = await report({ type: 'STEP_ATTEMPT_FAILED', step: m.step, visit: m.visit, code: r.code, message: r.message });
+        const still = after.status === 'running' && (after.snapshot.context.spawned.find((s) => s.id === m.step) ?? after.snapshot.context.steps[m.step])?.visit === m.visit;
+        if (!still) return { kind: 'lost', label: 'failed' };
+        this.log.warn(`run ${m.runId} step ${m.step} attempt ${attempt} (try ${count.attempt}/${count.maxAttempts}) failed: ${reason}`);
+        return { kind: 'retry', attempt: count.attempt, reason, backoffMs: def.retries.backoffMs * 2 ** (count.attempt - 1) };
+      }
+      const failed = await report({ type: 'STEP_FAILED', step: m.step, visit: m.visit, attempts: attempt, code: r.code, message: r.message, ...(quarantine ? { quarantine: true } : {}) });
+      return failed.accepted ? { kind: 'committed', after: { run: failed.run, held: failed.held }, label: 'failed' } : { kind: 'lost', label: 'failed' };
+    };
+    try {
+      return await conclude();
+    } finally {
+      clearInterval(beat);
     }
-    await finish('failed', { code: r.code, message: r.message });
-    const quarantine = this.options.quarantineCodes.has(r.code);
-    const reason = `${r.code}: ${r.message}`;
-    if (r.retryable && !quarantine && r.retryAfterMs !== undefined) {
-      // The tool is unavailable (an open circuit breaker): wait for it without spending an attempt.
-      return { kind: 'retry', attempt: count.attempt, reason, waitMs: r.retryAfterMs, backoffMs: 0 };
-    }
-    // The retry budget is the template's `retries.attempts`, counted by the stage runner.
-    if (r.retryable && !quarantine && count.attempt < count.maxAttempts) {
-      const { run: after } = await report({ type: 'STEP_ATTEMPT_FAILED', step: m.step, visit: m.visit, code: r.code, message: r.message });
-      const still = after.status === 'running' && (after.snapshot.context.spawned.find((s) => s.id === m.step) ?? after.snapshot.context.steps[m.step])?.visit === m.visit;
-      if (!still) return { kind: 'lost', label: 'failed' };
-      this.log.warn(`run ${m.runId} step ${m.step} attempt ${attempt} (try ${count.attempt}/${count.maxAttempts}) failed: ${reason}`);
-      return { kind: 'retry', attempt: count.attempt, reason, backoffMs: def.retries.backoffMs * 2 ** (count.attempt - 1) };
-    }
-    const failed = await report({ type: 'STEP_FAILED', step: m.step, visit: m.visit, attempts: attempt, code: r.code, message: r.message, ...(quarantine ? { quarantine: true } : {}) });
-    return failed.accepted ? { kind: 'committed', after: { run: failed.run, held: failed.held }, label: 'failed' } : { kind: 'lost', label: 'failed' };
   }
 
   /**

@@ -36,6 +36,7 @@ const SERVED_BY: Record<string, string[]> = {
   'stale stage attempts (sweeper)': ['status_heartbeat'],
   'run sweeper scan (findStale)': ['status_updated'],
   'dead step attempts (sweeper)': ['status_heartbeat'],
+  'recently lost step attempts (sweeper)': ['status_heartbeat'],
   'step attempts of a visit': ['run_step_visit'],
   'step durations for the ETA': ['template_step_ended'],
   'job by branch (webhooks)': ['repository_branch'],
@@ -134,6 +135,7 @@ describe('hot queries use an index (explain on a server with real indexes)', () 
       ['run sweeper scan (findStale)', () => runs.findStale(['running'], new Date(0), 100)],
       ['step attempts of a visit', () => stepAttempts.listForVisit('none', 's1', 1)],
       ['dead step attempts (sweeper)', () => stepAttempts.findDead(new Date(0), 100)],
+      ['recently lost step attempts (sweeper)', () => stepAttempts.findRecentlyLost(new Date(), 100)],
       ['step durations for the ETA', () => stepAttempts.medianDurations('tpl-none', ['s1'])],
     ];
     for (const [name, run] of hot) {
