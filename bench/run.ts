@@ -8,9 +8,10 @@
  * metadata, so Nest classes are never loaded from src/ here).
  *
  * Env (with the defaults the whole run takes ~20 minutes on 2 cores):
- *   BENCH_STORE=postgresql  the MongoDB-wire server: a private FerretDB (built by scripts/build-ferretdb.sh,
+ *   BENCH_STORE=documentdb  the MongoDB-wire server: a private FerretDB v2 + DocumentDB (../shared/docdb or BENCH_DOCDB_DIR;
+ *                           the default when its start.sh is there); `postgresql`: a private FerretDB v1 (built by scripts/build-ferretdb.sh,
  *                           or BENCH_FERRETDB_BIN) on a fresh PostgreSQL database at BENCH_POSTGRES_URL
- *                           (default postgres://postgres@127.0.0.1:5432/postgres; the default store when psql reaches it);
+ *                           (default postgres://postgres@127.0.0.1:5432/postgres; the default store without DocumentDB when psql reaches it);
  *                           `sqlite`: the same FerretDB on SQLite files (the default when PostgreSQL is not there);
  *                           `uri`: the server at MONGODB_URI (e.g. a real MongoDB)
  *   BENCH_FERRETDB_SQLITE_PARAMS=…  appended to the SQLite backend's --sqlite-url, e.g. '?_pragma=synchronous(normal)'
@@ -117,13 +118,15 @@ async function main(): Promise<void> {
     process.exit(3);
   }, cfg.timeoutS * 1000);
   watchdog.unref();
-  const store = cfg.store || (postgresReachable(cfg.postgresUrl) ? 'postgresql' : 'sqlite');
-  if (!['postgresql', 'sqlite', 'uri'].includes(store)) throw new Error(`BENCH_STORE must be postgresql, sqlite or uri, not ${store}`);
+  const store = cfg.store || (fs.existsSync(path.join(docdbDir(ROOT), 'start.sh')) ? 'documentdb' : postgresReachable(cfg.postgresUrl) ? 'postgresql' : 'sqlite');
+  if (!['documentdb', 'postgresql', 'sqlite', 'uri'].includes(store)) throw new Error(`BENCH_STORE must be documentdb, postgresql, sqlite or uri, not ${store}`);
   if (store === 'uri' && !env.MONGODB_URI) throw new Error('BENCH_STORE=uri needs MONGODB_URI');
   const mongoServer =
     store === 'uri'
       ? undefined
-      : await startDedicatedFerretDb(
+      : store === 'documentdb'
+        ? await startDocumentDb(docdbDir(ROOT))
+        : await startDedicatedFerretDb(
           cfg.ferretdbBin || ferretDbBinary(),
           store === 'postgresql' ? { handler: 'postgresql', postgresUrl: cfg.postgresUrl } : { handler: 'sqlite', sqliteParams: cfg.ferretdbSqliteParams },
         );

@@ -336,8 +336,10 @@ export class OrchestratorSystem implements BenchSystem {
     return { objects: s.objects, dataSize: s.dataSize, storageSize: s.storageSize, totalSize: s.totalSize };
   }
 
+  /** `ferretdbVersion`: FerretDB v1's own field, or v2's `ferretdb.version` (see src/jobs/store-server.ts). */
   async buildInfo(): Promise<{ version: string; ferretdbVersion?: string }> {
-    return (await this.mongo!.db('admin').command({ buildInfo: 1 })) as unknown as { version: string; ferretdbVersion?: string };
+    const info = (await this.mongo!.db('admin').command({ buildInfo: 1 })) as unknown as { version: string; ferretdbVersion?: string; ferretdb?: { version?: string } };
+    return { version: info.version, ...(info.ferretdbVersion ?? info.ferretdb?.version ? { ferretdbVersion: info.ferretdbVersion ?? info.ferretdb?.version } : {}) };
   }
 
   /** The MongoDB-wire server's pid (serverStatus), to read its CPU time when it runs on this host. */

@@ -14,7 +14,8 @@
  * checking it when it finishes is checking its last word.
  */
 import type { MockCallLogEntry } from '../../src/agents/mock.agent';
-import { buildMain, checkJob, Cluster, FerretServer, FINAL, findFerretdb, killEverything, redeliveries, sleep, type JobVerdict } from './harness';
+import { buildMain, checkJob, Cluster, FINAL, killEverything, redeliveries, sleep, type JobVerdict } from './harness';
+import { startChaosStore, type ChaosStore } from './chaos-store';
 
 const JOBS = Number(process.env.CHAOS_JOBS ?? 300);
 const WINDOW = 75;
@@ -48,20 +49,20 @@ const SCRIPTS = [
 
 describe('kill -9 of worker processes under load', () => {
   let c: Cluster;
-  let ferret: FerretServer | undefined;
+  let store: ChaosStore | undefined;
 
   beforeAll(async () => {
     const main = buildMain();
-    // The test's own FerretDB when there is a binary (isolated from other users of MONGODB_URI).
-    const bin = findFerretdb();
-    ferret = bin ? await FerretServer.start(bin) : undefined;
+    // The test's own server (see chaos-store.ts): FerretDB v2 + DocumentDB where it is, else FerretDB v1.
+    store = await startChaosStore('kill9');
+    console.log(`chaos store: ${store.name}`);
     // A slower sweeper than the harness default: each sweep is a collection scan on FerretDB.
-    c = new Cluster('kill9', main, { ...(ferret ? { mongoUri: ferret.uri } : {}), env: { SWEEP_INTERVAL_MS: '3000', SWEEP_GRACE_MS: '5000' } });
+    c = new Cluster('kill9', main, { ...(store.uri ? { mongoUri: store.uri } : {}), env: { SWEEP_INTERVAL_MS: '3000', SWEEP_GRACE_MS: '5000' } });
   }, 60_000);
 
   afterAll(async () => {
     await c?.cleanup();
-    await ferret?.stop();
+    await store?.stop();
     killEverything();
   });
 

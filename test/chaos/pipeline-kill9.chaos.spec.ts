@@ -43,7 +43,8 @@ import { MongoClient } from 'mongodb';
 import { redisOptionsFromUrl } from '../../src/queues/redis-connection';
 import { RunArtifactStore } from '../../src/runs/run-artifacts';
 import { STEP_QUEUE, stepMessageId } from '../../src/runs/step-queue';
-import { buildMain, Cluster, FerretServer, findFerretdb, killEverything, poll, sleep, type Child } from './harness';
+import { buildMain, Cluster, killEverything, poll, sleep, type Child } from './harness';
+import { startChaosStore, type ChaosStore } from './chaos-store';
 
 const RUNS = Number(process.env.CHAOS_PIPELINE_RUNS ?? 6);
 const CONCURRENT = 4;
@@ -240,7 +241,7 @@ function readExecutions(file: string): { executions: Execution[]; finished: Set<
 
 describe('kill -9 of worker process groups during fan-out pipeline runs', () => {
   let c: Cluster;
-  let ferret: FerretServer | undefined;
+  let store: ChaosStore | undefined;
   let scratch: string;
   let execLog: string;
   let mongo: MongoClient | undefined;
@@ -252,11 +253,11 @@ describe('kill -9 of worker process groups during fan-out pipeline runs', () => 
     mkdirSync(path.join(scratch, 'work'));
     execLog = path.join(scratch, 'executions.log');
     appendFileSync(execLog, '');
-    // The test's own FerretDB when there is a binary (isolated from other users of MONGODB_URI).
-    const bin = findFerretdb();
-    ferret = bin ? await FerretServer.start(bin) : undefined;
+    // The test's own server (see chaos-store.ts): FerretDB v2 + DocumentDB where it is, else FerretDB v1.
+    store = await startChaosStore('pipeline');
+    console.log(`chaos store: ${store.name}`);
     c = new Cluster('pipeline-kill9', main, {
-      ...(ferret ? { mongoUri: ferret.uri } : {}),
+      ...(store.uri ? { mongoUri: store.uri } : {}),
       env: {
         PIPELINE_WORK_ROOT: path.join(scratch, 'work'),
         // Harness defaults: lock 2000 ms, stalled check 1000 ms, max stalled count 1. A dead
@@ -285,7 +286,7 @@ describe('kill -9 of worker process groups during fan-out pipeline runs', () => 
     await stepQueue?.close().catch(() => undefined);
     await mongo?.close().catch(() => undefined);
     await c?.cleanup();
-    await ferret?.stop();
+    await store?.stop();
     killEverything();
     if (scratch) rmSync(scratch, { recursive: true, force: true });
   });
