@@ -192,10 +192,15 @@ export class StepWork {
     // not counted there (nor is a message the sweeper sent again), and every execution must have
     // its own record, scratch directory and artifact ids.
     const startedAt = new Date();
-    const { attempt, attemptId } = await this.attempts.begin({
+    // Until the attempt runs (its `finally` releases the slot), a failure here must release it.
+    const begun = await this.attempts.begin({
       runId: m.runId, tenantId: m.tenantId, template: run.template.name, step: m.step, templateStep: m.templateStep,
       visit: m.visit, tool: def.tool, router: null, host: hostname(), workerPid: process.pid, startedAt,
-    }, { expectFirst: count.attempt === 1 && !count.redelivered && m.recovery !== true });
+    }, { expectFirst: count.attempt === 1 && !count.redelivered && m.recovery !== true }).catch(async (e: unknown) => {
+      await this.slots.release(m.tenantId, u.slot).catch(() => undefined);
+      throw e;
+    });
+    const { attempt, attemptId } = begun;
     this.attemptOf.set(u, attempt);
     // One attempt's writes go in order (on FerretDB v1 an update rewrites the whole document, so a
     // heartbeat still in flight when the attempt finishes would write the old fields back).
