@@ -275,7 +275,10 @@ async function main(): Promise<void> {
     }
 
     let dashboardStore: { uri: string; setup: string; cpuMs(): number; stop(): Promise<void> } | undefined;
-    if ((cfg.listJobs > 0 || cfg.fanoutClients > 0 || cfg.pipelineRuns > 0) && cfg.dashboardStore === 'documentdb') {
+    if (store === 'documentdb' && mongoServer && 'setup' in mongoServer) {
+      const main = mongoServer; // the main store already is one (stopped by closeAll): no second instance
+      dashboardStore = { uri: main.uri, setup: main.setup, cpuMs: () => main.cpuMs(), stop: async () => undefined };
+    } else if ((cfg.listJobs > 0 || cfg.fanoutClients > 0 || cfg.pipelineRuns > 0) && cfg.dashboardStore === 'documentdb') {
       log(`dashboard and pipeline phases: starting FerretDB v2 + DocumentDB from ${docdbDir(ROOT)}`);
       dashboardStore = await startDocumentDb(docdbDir(ROOT));
     }
