@@ -64,8 +64,11 @@ export function stateOf(snapshot: { value: unknown }): JobState {
   return (typeof v === 'string' ? v : Object.keys(v as object)[0]) as JobState;
 }
 
-/** Creates and starts an actor, recording every microstep that changes or re-enters a state. */
-function startRecording(machine: JobMachine, options: { snapshot?: PersistedJobSnapshot; input?: JobInput }) {
+/**
+ * Creates and starts an actor, recording every microstep that changes or re-enters a state.
+ * `bind` is called with the new actor's system before it starts (see {@link runStage}).
+ */
+function startRecording(machine: JobMachine, options: { snapshot?: PersistedJobSnapshot; input?: JobInput; bind?: (system: object) => void }) {
   const transitions: AppliedTransition[] = [];
   let previous: JobState | undefined = options.snapshot
     ? stateOf(options.snapshot as unknown as { value: unknown })
@@ -82,6 +85,7 @@ function startRecording(machine: JobMachine, options: { snapshot?: PersistedJobS
       previous = to;
     },
   } as never);
+  options.bind?.(actor.system);
   actor.start();
   return { actor, transitions };
 }
@@ -133,6 +137,9 @@ export type StageRun =
  * state or the invoked actor settles inside it (e.g. a transient fault, or PR_OPEN waiting for
  * MARK_COMPLETED). For planning, a QUEUED snapshot first receives START_PLANNING.
  * @param signal aborts the wait (the invoked actor sees its own signal when the actor stops).
+ * @param bind called with the actor's system before the actor starts, so that a machine provided
+ *   once (its stage actors shared by every run) can give this run's invoked actor what it needs:
+ *   its logic receives the same `system` (XState's `fromPromise` creator argument).
  * @throws Error when the snapshot is not in the stage's state (or QUEUED for planning).
  */
 export async function runStage(
@@ -140,13 +147,14 @@ export async function runStage(
   persisted: PersistedJobSnapshot,
   stage: Stage,
   signal?: AbortSignal,
+  bind?: (system: object) => void,
 ): Promise<StageRun> {
   const stageState = STAGE_STATE[stage];
   const current = stateOf(persisted as unknown as { value: unknown });
   if (current !== stageState && !(stage === 'planning' && current === 'QUEUED')) {
     throw new Error(`snapshot is in ${current}, not in ${stageState}`);
   }
-  const { actor, transitions } = startRecording(machine, { snapshot: persisted });
+  const { actor, transitions } = startRecording(machine, { snapshot: persisted, bind });
   try {
     if (current === 'QUEUED') actor.send({ type: 'START_PLANNING' });
     const childId = STAGE_ACTOR_ID[stage];

@@ -7,7 +7,7 @@ import { StageRunner, type Admission, type AttemptCount, type AttemptResult, typ
 import { AttemptTracker, type AttemptHandle } from '../attempts/attempt-tracker';
 import { OrphanReaper } from '../attempts/orphan-reaper';
 import { StageAttemptRepository } from '../attempts/stage-attempt.repository';
-import { jobMachine, JOB_MACHINE_VERSION } from '../lifecycle/job.machine';
+import { jobMachine, JOB_MACHINE_VERSION, type JobMachine } from '../lifecycle/job.machine';
 import { runStage } from '../lifecycle/job.runtime';
 import { STAGE_ACTOR_ID, type JobState, type Stage, type StageFault, type TransitionActor, type TransitionRecord } from '../lifecycle/job.types';
 import { upgradeSnapshot, UnknownMachineVersionError } from '../lifecycle/snapshot-migrations';
@@ -17,7 +17,7 @@ import { StageDispatcher, type StageMessage } from '../jobs/stage-dispatcher.por
 import { AdmissionControl } from '../tenants/admission-control';
 import { RunningCalls } from './cancellation';
 import { RecentCommits } from './recent-commits';
-import { StageCalls } from './stage-call';
+import { StageCalls, type StageCallParams } from './stage-call';
 import { SERVED_STAGES } from './worker-launcher';
 import { Telemetry } from '../observability/telemetry';
 import type { JobRecord } from '../jobs/job.record';
@@ -71,6 +71,7 @@ type Step =
 export class JobStageWork {
   private readonly log = new Logger(JobStageWork.name);
   private readonly runners = new Map<Stage, StageRunner<StageMessage, JobStage, JobRecord>>();
+  private provided?: JobMachine;
 
   constructor(
     private readonly jobs: JobRepository,
@@ -230,23 +231,19 @@ export class JobStageWork {
       { jobId: record.id, tenantId: record.tenantId, stage, attempt, version: record.version, tool: this.toolOf(stage) },
       () => this.running.lose(controller),
     );
-    const machine = jobMachine.provide({
-      actors: {
-        [STAGE_ACTOR_ID[stage]]: this.calls.actor({
-          stage,
-          attempt,
-          maxAttempts,
-          context: snapshot.context,
-          abort: controller.signal,
-          externalAbort: () => (controller.signal.aborted ? 'external' : null),
-          handle,
-          priorUsage,
-        }),
-      },
-    });
+    const params: StageCallParams = {
+      stage,
+      attempt,
+      maxAttempts,
+      context: snapshot.context,
+      abort: controller.signal,
+      externalAbort: () => (controller.signal.aborted ? 'external' : null),
+      handle,
+      priorUsage,
+    };
     let run;
     try {
-      run = await runStage(machine, snapshot, stage);
+      run = await runStage(this.machine(), snapshot, stage, undefined, (system) => this.calls.bind(system, params));
     } catch (e) {
       await handle.finish({ status: 'failed', usage: handle.reportedUsage, error: { code: 'RUNNER_ERROR', message: e instanceof Error ? e.message : String(e) } });
       throw e;
@@ -272,6 +269,15 @@ export class JobStageWork {
       finished,
     ]);
     return committed ? { kind: 'committed', stage, record: committed } : { kind: 'lost', stage, attempt };
+  }
+
+  /** The job machine with every stage's actor provided, built once (see StageCalls.sharedActor). */
+  private machine(): JobMachine {
+    if (!this.provided) {
+      const logic = this.calls.sharedActor();
+      this.provided = jobMachine.provide({ actors: Object.fromEntries(Object.values(STAGE_ACTOR_ID).map((id) => [id, logic])) as never });
+    }
+    return this.provided;
   }
 
   /** Records how the attempt ended, from what the machine made of it. */

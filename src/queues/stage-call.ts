@@ -14,6 +14,7 @@ import type { AttemptHandle } from '../attempts/attempt-tracker';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import type { JobContext, JobWorkspace, ReviewResult, Stage, StageFault, StageInput, StageOutput, StageUsage } from '../lifecycle/job.types';
 import { ToolCircuitOpenError } from '../tools/tool.port';
+import type { parkedStageActor } from '../lifecycle/stage-actors';
 import { Telemetry } from '../observability/telemetry';
 
 /** Why a call was stopped from outside, if it was. */
@@ -45,6 +46,11 @@ export function stageFault(e: unknown, stage: Stage, attempt: number, maxAttempt
   return { ...base, code: 'AGENT_ERROR', message: e instanceof Error ? e.message : String(e), retryable: true };
 }
 
+/** Never settles; rejects when `signal` aborts (the invoking actor stopped), as {@link parkedStageActor}. */
+function park(signal: AbortSignal): Promise<never> {
+  return new Promise<never>((_resolve, reject) => signal.addEventListener('abort', () => reject(new Error('parked stage actor stopped')), { once: true }));
+}
+
 /** What one stage call needs. */
 export interface StageCallParams {
   stage: Stage;
@@ -68,6 +74,10 @@ export interface StageCallParams {
  */
 @Injectable()
 export class StageCalls {
+  /** The parameters of the call each running actor system makes (see {@link bind}). */
+  private readonly bound = new WeakMap<object, StageCallParams>();
+  private shared?: ReturnType<StageCalls['actor']>;
+
   constructor(
     @Inject(AGENT) private readonly agent: Agent,
     @Inject(PULL_REQUEST_GATEWAY) private readonly gateway: PullRequestGateway,
@@ -76,9 +86,32 @@ export class StageCalls {
     private readonly telemetry: Telemetry,
   ) {}
 
-  actor(p: StageCallParams) {
+  /**
+   * One stage actor logic for every stage actor of a machine provided once (building a machine per
+   * attempt cost ~8 % of a worker's CPU, BENCHMARKS.md): each run's parameters are bound to its
+   * actor system with {@link bind} before the actor starts, and only the invocation of the bound
+   * stage calls the agent; any other stage entered meanwhile (the next stage, after a commit)
+   * parks as {@link parkedStageActor} does, for its own worker to run.
+   */
+  sharedActor() {
+    return (this.shared ??= this.actor((system) => this.bound.get(system)));
+  }
+
+  /** Binds one run's call parameters to its actor system (`runStage`'s `bind`). */
+  bind(system: object, p: StageCallParams): void {
+    this.bound.set(system, p);
+  }
+
+  /**
+   * The invoked actor logic of a stage call with fixed parameters `params`, or with the
+   * parameters bound to the invoking actor system when `params` is a function of it (none bound,
+   * or bound for another stage than the invoked one's: it parks until stopped).
+   */
+  actor(params: StageCallParams | ((system: object) => StageCallParams | undefined)) {
     const timeoutMs = this.config.STAGE_TIMEOUT_MS;
-    return fromPromise(async ({ input, signal }: { input: StageInput; signal: AbortSignal }): Promise<StageOutput<unknown>> => {
+    return fromPromise(async ({ input, signal, system }: { input: StageInput; signal: AbortSignal; system: object }): Promise<StageOutput<unknown>> => {
+      const p = typeof params === 'function' ? params(system) : params;
+      if (!p || (typeof params === 'function' && p.stage !== input.stage)) return park(signal);
       const timeout = timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined;
       let workspace: JobWorkspace | undefined;
       const observer: AgentCallObserver = {
