@@ -127,7 +127,10 @@ export class AttemptHandle {
     this.log.write(line);
   }
 
-  /** Records the end (written unless it is a MockAgent success never recorded), flushes the log. */
+  /**
+   * Records the end (written unless it is a MockAgent success never recorded; a record not yet
+   * written is inserted whole, one write), flushes the log.
+   */
   async finish(end: AttemptEnd): Promise<void> {
     if (this.ended) return;
     this.ended = true;
@@ -138,8 +141,11 @@ export class AttemptHandle {
     const record =
       end.status !== 'succeeded' || this.inserted || this.processes.length || this.record.tool !== 'mock'
         ? this.enqueue(async () => {
-            await this.ensureInserted();
-            await this.repo.finish(this.id, { ...end, endedAt, durationMs, processes: [...this.processes] });
+            if (this.inserted) return this.repo.finish(this.id, { ...end, endedAt, durationMs, processes: [...this.processes] });
+            // Never written yet (it ended before its first heartbeat or process): one insert of the
+            // whole record instead of an insert and an update.
+            this.inserted = true;
+            await this.repo.insert({ ...this.record, processes: [...this.processes], heartbeatAt: endedAt });
           })
         : Promise.resolve();
     await Promise.all([record, this.log.flush()]);
