@@ -26,6 +26,10 @@
  *   BENCH_CHAIN_STAGES=5    stages of the raw chain the ratios use; BENCH_CHAIN_ALSO=4 adds a like-for-like chain
  *                           (4 queue hops, as a lifecycle; saturated phase only), '' for none
  *   BENCH_PROCS=1,2         worker-process counts for the saturated phase (latency runs on the first); '' = volume phase only
+ *   BENCH_PREFILL_JOBS=100000 after the first worker-process count's repetitions, the orchestrator's again with this many
+ *                           finished jobs (clones of this run's, bench/lib/prefill.ts) in its collections (0 = skip)
+ *   BENCH_SCALING_AGENT_MS=200  then 1 → 2 worker processes (BENCH_PROCS) of the orchestrator alone, each MockAgent call taking
+ *                           this long, so the processes' stage slots bind before the store (0 = skip)
  *   BENCH_VOLUME_JOBS=100000 BENCH_VOLUME_SECONDS=60 BENCH_VOLUME_WINDOW=256   memory over volume (0 jobs = skip)
  *   BENCH_FLOOR=1           also measure the store floor (bench/lib/store-floor.ts): one lifecycle's MongoDB work alone
  *   BENCH_CLI_JOBS=30       the orchestration overhead around an agent CLI call (bench/lib/cli-overhead.ts): lifecycles
@@ -81,6 +85,7 @@ import { benchConfig } from './lib/config';
 import { pipelineBench, type PipelineResult } from './lib/pipelines';
 import { cliReport, dashboardReport, pipelineReport, report } from './lib/report';
 import { storeFloor, type StoreFloorResult } from './lib/store-floor';
+import { prefill, removePrefill, type PrefillResult } from './lib/prefill';
 
 const ROOT = path.resolve(__dirname, '..');
 const env = process.env;
@@ -200,6 +205,8 @@ async function main(): Promise<void> {
     const sat: SaturatedResult[] = [];
     const lat: LatencyResult[] = [];
     const floors: StoreFloorResult[] = [];
+    const prefilled: SaturatedResult[] = [];
+    let prefillInfo: PrefillResult | undefined;
     for (const procs of cfg.procs) {
       const firstConfig = procs === cfg.procs[0];
       const systems: BenchSystem[] = firstConfig ? [...baselines, orch] : [baseline, orch];
@@ -251,11 +258,42 @@ async function main(): Promise<void> {
           log(`  run ${r} store floor: ${f.lifecyclesPerSecond}/s (${f.lifecycles} in ${f.seconds} s; ${f.mongoOpsPerLifecycle} MongoDB ops and ${f.mongoServerCpuMsPerLifecycle} ms server CPU per lifecycle)`);
         }
       }
+      if (firstConfig && cfg.prefillJobs > 0) {
+        // The same repetitions with BENCH_PREFILL_JOBS finished jobs already in the collections.
+        const p = await prefill(orch.db, cfg.prefillJobs);
+        prefillInfo = p;
+        log(`  prefilled ${p.jobs} finished jobs and ${p.attempts} attempt records in ${p.seconds} s (jobs: ${p.jobsInCollection}, stage_attempts: ${p.attemptsInCollection})`);
+        for (let r = 1; r <= cfg.runs; r++) {
+          const res = await saturated(ctx, orch, sizes.get(orch)!, cfg.submitParallel, cfg.satMaxS);
+          prefilled.push(res);
+          log(`  run ${r} saturated ${orch.name} ×${procs} with ${p.jobsInCollection} jobs in the collection: ${res.lifecyclesPerSecond}/s (${res.lifecycles}/${res.submitted} in ${res.seconds} s)`);
+        }
+        await removePrefill(orch.db);
+      }
       for (const s of systems) {
         const peak = Math.max(...(await workerStats(s)).map((w) => w.maxRss));
         sat.filter((x) => x.system === s.name && x.procs === procs).forEach((x) => ((x as SaturatedResult & { peakRssMb?: number }).peakRssMb = mb(peak)));
         await s.stopWorkers();
       }
+    }
+
+    // 1 → 2 worker processes where the store is not the limit: each MockAgent call takes
+    // BENCH_SCALING_AGENT_MS, so a process's stage slots (BENCH_CONCURRENCY) bind before the store.
+    const agentBound: SaturatedResult[] = [];
+    if (cfg.scalingAgentMs > 0 && cfg.procs.length > 1) {
+      orch.agentDelayMs = cfg.scalingAgentMs;
+      for (const procs of cfg.procs) {
+        await orch.startWorkers(procs);
+        // Sized to last ~15 s at the slots' rate: concurrency × procs lifecycles per 4 agent calls.
+        const n = Math.max(100, Math.round(((cfg.concurrency * procs) / ((4 * cfg.scalingAgentMs) / 1000)) * 15));
+        for (let r = 1; r <= cfg.runs; r++) {
+          const res = await saturated(ctx, orch, n, cfg.submitParallel, cfg.satMaxS + 30);
+          agentBound.push(res);
+          log(`  run ${r} agent-bound (${cfg.scalingAgentMs} ms per agent call) orchestrator ×${procs}: ${res.lifecyclesPerSecond}/s (${res.lifecycles}/${res.submitted} in ${res.seconds} s)`);
+        }
+        await orch.stopWorkers();
+      }
+      orch.agentDelayMs = 0;
     }
 
     let vol: VolumeResult | undefined;
@@ -329,6 +367,10 @@ async function main(): Promise<void> {
       scalingBaseline: round(tput(baseline, p2) / tput(baseline, p1), 3),
       /** Orchestrator throughput / what the MongoDB-wire server allows for a lifecycle's commits alone. */
       throughputOfStoreFloor: round(tput(orch, p1) / (floor?.lifecyclesPerSecond ?? NaN), 3),
+      /** Orchestrator throughput with BENCH_PREFILL_JOBS finished jobs in the collection / with an empty one (same worker process). */
+      /** 1 → 2 worker processes with agent calls of BENCH_SCALING_AGENT_MS (the worker's slots bind, not the store). */
+      scalingAgentBound: agentBound.length ? round(medianRow(agentBound.filter((x) => x.procs === p2)).lifecyclesPerSecond / medianRow(agentBound.filter((x) => x.procs === p1)).lifecyclesPerSecond, 3) : NaN,
+      throughputPrefilledOverEmpty: prefilled.length ? round(medianRow(prefilled).lifecyclesPerSecond / tput(orch, p1), 3) : NaN,
     };
     const likeForLike = baselines.slice(1).map((b) => ({
       system: b.name,
@@ -357,7 +399,9 @@ async function main(): Promise<void> {
       fanout,
       pipelines,
       storeFloor: floor,
-      raw: { saturated: sat, latency: lat, storeFloor: floors },
+      prefilled: prefilled.length ? { ...prefillInfo, saturated: medianRow(prefilled) } : undefined,
+      agentBound: agentBound.length ? { agentMs: cfg.scalingAgentMs, byProcs: cfg.procs.map((p) => medianRow(agentBound.filter((x) => x.procs === p))) } : undefined,
+      raw: { saturated: sat, latency: lat, storeFloor: floors, prefilled, agentBound },
     };
     fs.mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
     const file = path.join(ROOT, 'bench', 'results', `${result.date.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}.json`);

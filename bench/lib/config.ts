@@ -25,6 +25,8 @@ export function benchConfig(env: NodeJS.ProcessEnv, docdb: string) {
     chainStages: int('BENCH_CHAIN_STAGES', 5),
     chainAlso: (env.BENCH_CHAIN_ALSO ?? '4').split(',').filter(Boolean).map(Number),
     procs: (env.BENCH_PROCS ?? '1,2').split(',').filter(Boolean).map(Number),
+    prefillJobs: int('BENCH_PREFILL_JOBS', 100_000),
+    scalingAgentMs: int('BENCH_SCALING_AGENT_MS', 200),
     volumeJobs: int('BENCH_VOLUME_JOBS', 100_000),
     volumeSeconds: int('BENCH_VOLUME_SECONDS', 60),
     volumeWindow: int('BENCH_VOLUME_WINDOW', 256),
@@ -55,7 +57,7 @@ export type BenchConfig = ReturnType<typeof benchConfig>;
  * knobs say; `saturated` is the raw-chain comparison (BENCH_PROCS), `latency` and `floor` run
  * inside it (naming either keeps it, with only one worker-process count).
  */
-function only<T extends { procs: number[]; durationS: number; floor: boolean; volumeJobs: number; cliJobs: number; listJobs: number; fanoutClients: number; pipelineRuns: number }>(cfg: T, list: string): T {
+function only<T extends { procs: number[]; durationS: number; floor: boolean; prefillJobs: number; scalingAgentMs: number; volumeJobs: number; cliJobs: number; listJobs: number; fanoutClients: number; pipelineRuns: number }>(cfg: T, list: string): T {
   if (!list.trim()) return cfg;
   const want = new Set(list.split(',').map((p) => p.trim()).filter(Boolean));
   const unknown = [...want].filter((p) => !(BENCH_PHASES as readonly string[]).includes(p));
@@ -67,6 +69,8 @@ function only<T extends { procs: number[]; durationS: number; floor: boolean; vo
     procs: sat ? (has('saturated') ? cfg.procs : cfg.procs.slice(0, 1)) : [],
     durationS: has('saturated') || has('latency') ? cfg.durationS : 0,
     floor: (has('saturated') || has('floor')) && cfg.floor,
+    prefillJobs: has('saturated') ? cfg.prefillJobs : 0,
+    scalingAgentMs: has('saturated') ? cfg.scalingAgentMs : 0,
     volumeJobs: has('volume') ? cfg.volumeJobs : 0,
     cliJobs: has('cli') ? cfg.cliJobs : 0,
     listJobs: has('list') ? cfg.listJobs : 0,

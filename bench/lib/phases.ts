@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import type Redis from 'ioredis';
 import { addCounts, diffCounts, percentile, procCpuMs, redisCommandStats, redisInfoField, sleep, sum, type RedisServer } from './measure';
 import { Completions, type BenchSystem, type OrchestratorSystem } from './systems';
-import { totalCpuMs, type WorkerStats } from './workers';
+import { systemCpuMs, totalCpuMs, type WorkerStats } from './workers';
 
 export const log = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 export const round = (x: number, d = 1) => (Number.isFinite(x) ? Math.round(x * 10 ** d) / 10 ** d : NaN);
@@ -37,6 +37,10 @@ export interface SaturatedResult {
   mongoServerCpuMsPerLifecycle: number;
   mongoOpsPerLifecycle: number;
   mongoOpsByCommand: Record<string, number>;
+  /** Of workerCpuMsPerLifecycle, the kernel's (system CPU: socket writes and reads, on loopback also the receiving side's TCP work). */
+  workerSystemCpuMsPerLifecycle: number;
+  /** The worker processes' MongoDB commands per lifecycle by `<command> <collection>`. */
+  workerMongoOpsByCollection: Record<string, number>;
   redisCommandsPerLifecycle: number;
   redisEvalshaPerLifecycle: number;
   redisTopCommands: Record<string, number>;
@@ -97,6 +101,8 @@ export async function saturated(ctx: Context, system: BenchSystem, n: number, pa
   };
   const workerMongo = (s: WorkerStats[]) => s.reduce((a, w) => addCounts(a, w.mongo), {} as Record<string, number>);
   const mongoOps = addCounts(diffCounts(workerMongo(after.workers), workerMongo(before.workers)), diffCounts(after.producerMongo, before.producerMongo));
+  const workerMongoByCollection = (s: WorkerStats[]) => s.reduce((a, w) => addCounts(a, w.mongoByCollection ?? {}), {} as Record<string, number>);
+  const mongoByCollection = diffCounts(workerMongoByCollection(after.workers), workerMongoByCollection(before.workers));
   const redisCmds = diffCounts(after.redisCmds, before.redisCmds);
   delete redisCmds.info; // the bench's own INFO calls
   delete redisCmds.xread; // the bench's QueueEvents (workers do not read event streams)
@@ -121,11 +127,13 @@ export async function saturated(ctx: Context, system: BenchSystem, n: number, pa
     seconds: round(seconds, 3),
     lifecyclesPerSecond: round(done / seconds, 1),
     workerCpuMsPerLifecycle: round((totalCpuMs(after.workers) - totalCpuMs(before.workers)) / n, 3),
+    workerSystemCpuMsPerLifecycle: round((systemCpuMs(after.workers) - systemCpuMs(before.workers)) / n, 3),
     producerCpuMsPerLifecycle: round((after.producerCpu.user + after.producerCpu.system) / 1000 / n, 3),
     redisServerCpuMsPerLifecycle: round((after.redisCpu - before.redisCpu) / n, 3),
     mongoServerCpuMsPerLifecycle: round((after.mongoCpu - before.mongoCpu) / n, 3),
     mongoOpsPerLifecycle: round(sum(mongoOps) / n, 2),
     mongoOpsByCommand: Object.fromEntries(Object.entries(mongoOps).map(([k, v]) => [k, round(v / n, 2)])),
+    workerMongoOpsByCollection: Object.fromEntries(Object.entries(mongoByCollection).map(([k, v]) => [k, round(v / n, 2)])),
     redisCommandsPerLifecycle: round(sum(redisCmds) / n, 1),
     redisEvalshaPerLifecycle: round(((redisCmds.evalsha ?? 0) + (redisCmds.eval ?? 0)) / n, 2),
     redisTopCommands: top,
@@ -219,6 +227,7 @@ export interface VolumeResult {
   heapTotalMb: { start: number; mid: number; end: number };
   externalMb: { start: number; mid: number; end: number };
   rssGrowthMidToEndPct: number;
+  rssGrowthStartToEndPct: number;
   /** Every 10th sample: seconds, lifecycles done, RSS and heapUsed (MB). */
   samples: [number, number, number, number][];
   mongo: { objects: number; dataSizeMb: number; storageSizeMb: number; bytesPerJob: number };
@@ -284,6 +293,8 @@ export async function volume(ctx: Context, system: OrchestratorSystem, maxJobs: 
     heapTotalMb: { start: mb(start.heapTotal), mid: mb(mid.heapTotal), end: mb(end.heapTotal ?? NaN) },
     externalMb: { start: mb(start.external), mid: mb(mid.external), end: mb(end.external ?? NaN) },
     rssGrowthMidToEndPct: round(((end.rss - mid.rss) / mid.rss) * 100, 1),
+    /** RSS growth after warm-up: from the sample at 5 % of the lifecycles to the end. */
+    rssGrowthStartToEndPct: round(((end.rss - start.rss) / start.rss) * 100, 1),
     samples: samples.filter((_, i) => i % 10 === 0).map((x) => [round(x.at, 0), x.done, mb(x.rss), mb(x.heap)]),
     mongo: { objects: db.objects, dataSizeMb: mb(db.dataSize), storageSizeMb: mb(db.storageSize), bytesPerJob: Math.round(db.dataSize / Math.max(1, db.objects)) },
     redisUsedMemoryMb: mb(Number(await redisInfoField(ctx.redis, 'memory', 'used_memory'))),

@@ -8,7 +8,7 @@
  * monitoring; MONGODB_URI must carry `monitorCommands=true`). A process without an IPC channel
  * (a service started by ServiceProcess) writes the same answer, with `at` (epoch ms), to
  * BENCH_STATS_FILE every 500 ms (not on a signal: Nest's shutdown hooks take SIGUSR2 as one).
- * Nothing here changes behaviour.
+ * Nothing here changes behaviour, except that a worker exits when the bench's IPC channel closes.
  */
 const counts = Object.create(null);
 /** By `<command> <collection>`: commands sent, and ms from sending to the reply (driver-measured). */
@@ -32,6 +32,10 @@ function stats(id) {
     mongoMsByCollection: { ...msByCollection },
   };
 }
+
+// A worker whose bench process is gone (its IPC channel closed) exits at once: a graceful
+// shutdown could wait forever for a Redis that the bench stopped.
+if (process.send) process.on('disconnect', () => process.exit(1));
 
 if (process.env.BENCH_STATS_FILE) {
   const fs = require('node:fs');

@@ -16,6 +16,7 @@ import type { Db, MongoClient } from 'mongodb';
 
 const DIST = path.join(__dirname, '..', '..', 'dist');
 type RepoModule = typeof import('../../src/jobs/mongo-job.repository');
+type StoreServerModule = typeof import('../../src/jobs/store-server');
 type JobRecord = import('../../src/jobs/job.record').JobRecord;
 type JobState = import('../../src/lifecycle/job.types').JobState;
 
@@ -29,6 +30,8 @@ export interface StoreFloorResult {
   mongoServerCpuMsPerLifecycle: number;
   /** This (bench) process's CPU per lifecycle, ms: the driver, BSON and the repository. */
   clientCpuMsPerLifecycle: number;
+  /** The compare-and-set of the commits: `one-operation` or `version-claim`. */
+  commitMode: string;
 }
 
 /**
@@ -46,8 +49,13 @@ export async function storeFloor(
   serverCpuMs: () => number,
 ): Promise<StoreFloorResult> {
   const { MongoJobRepository } = require(path.join(DIST, 'jobs/mongo-job.repository')) as RepoModule;
+  const { detectStoreServer } = require(path.join(DIST, 'jobs/store-server')) as StoreServerModule;
   const db: Db = client.db(dbName);
   const repo = new MongoJobRepository(db);
+  // The compare-and-set the orchestrator uses on this server (one operation where updates are
+  // atomic with their filter, version claims on FerretDB v1), selected as src/jobs/mongo.module.ts does.
+  const storeServer = await detectStoreServer(db);
+  repo.useAtomicCommits(storeServer.atomicUpdates);
   await repo.ensureIndexes();
   const ops: Record<string, number> = {};
   const count = (e: { commandName: string; databaseName: string }) => {
@@ -95,5 +103,6 @@ export async function storeFloor(
     mongoOpsByCommand: Object.fromEntries(Object.entries(ops).map(([k, v]) => [k, r2(v / done)])),
     mongoServerCpuMsPerLifecycle: r2(server / done),
     clientCpuMsPerLifecycle: r2((cpu.user + cpu.system) / 1000 / done),
+    commitMode: repo.commitMode,
   };
 }

@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { Queue, QueueEvents } from 'bullmq';
-import type { MongoClient } from 'mongodb';
+import type { Db, MongoClient } from 'mongodb';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { sleep } from './measure';
@@ -208,6 +208,8 @@ export class OrchestratorSystem implements BenchSystem {
   /** Every stage queue: with continuation, the delivery that ends a lifecycle can be any stage's. */
   readonly completionQueues: Queue[];
   workers: WorkerProcess[] = [];
+  /** The MockAgent's delay per call in the worker processes started next, ms (0: no-op stages). */
+  agentDelayMs = 0;
   private app?: INestApplication;
   private jobsService?: InstanceType<JobsServiceModule['JobsService']>;
   private mongo?: MongoClient;
@@ -233,7 +235,7 @@ export class OrchestratorSystem implements BenchSystem {
       MONGODB_URI: monitoredUri(this.mongoUri),
       MONGODB_DB: this.dbName,
       QUEUE_PREFIX: this.prefix,
-      MOCK_AGENT_DELAY_MS: '0',
+      MOCK_AGENT_DELAY_MS: String(this.agentDelayMs),
       LOG_LEVEL: 'warn',
       CONCURRENCY_PLANNING: c,
       CONCURRENCY_CODING: c,
@@ -297,12 +299,18 @@ export class OrchestratorSystem implements BenchSystem {
 
   async reset(): Promise<void> {
     await clean(this.queues);
-    const r = await this.collection().deleteMany({});
+    // Keeps the finished jobs of the prefilled repetitions (bench/lib/prefill.ts).
+    const r = await this.collection().deleteMany({ benchPrefill: { $exists: false } });
     if (process.env.BENCH_DEBUG) process.stderr.write(`[bench] reset ${this.name}: deleted ${r.deletedCount}, left ${await this.collection().countDocuments()} (db ${this.dbName})\n`);
   }
 
   producerMongoOps(): Record<string, number> {
     return { ...this.mongoOps };
+  }
+
+  /** The orchestrator's database (as its workers use it). */
+  get db(): Db {
+    return this.mongo!.db(this.dbName);
   }
 
   /** The producer's MongoDB client (command monitoring on). */

@@ -51,7 +51,15 @@ export class WorkerProcess {
     };
     this.child.stdout!.on('data', keep);
     this.child.stderr!.on('data', keep);
-    this.child.on('exit', (code, signal) => (this.exited = signal ? `signal ${signal}` : `code ${code}`));
+    // However the bench ends (SIGINT, the watchdog, a crash), the worker does not outlive it.
+    const killOnExit = () => {
+      if (!this.exited) this.child.kill('SIGKILL');
+    };
+    process.on('exit', killOnExit);
+    this.child.on('exit', (code, signal) => {
+      this.exited = signal ? `signal ${signal}` : `code ${code}`;
+      process.off('exit', killOnExit);
+    });
     this.child.on('message', (m: { type?: string; id?: number } & WorkerStats) => {
       if (m?.type !== 'stats' || m.id === undefined) return;
       this.waiting.get(m.id)?.(m);
@@ -103,6 +111,11 @@ export class WorkerProcess {
       await Promise.race([exited, sleep(2000)]);
     }
   }
+}
+
+/** Sum of the processes' system (kernel) CPU, ms. */
+export function systemCpuMs(stats: WorkerStats[]): number {
+  return stats.reduce((a, s) => a + s.cpu.system / 1000, 0);
 }
 
 /** Sum of CPU time (ms) and counters over several workers' stats. */
