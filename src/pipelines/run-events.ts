@@ -92,7 +92,7 @@ export interface RunProgress {
 
 /**
  * Progress of a run. `pastDurationsMs` maps a template step id to the median duration (ms) of its
- * successful attempts in earlier runs of the same template (see `StepAttemptRepository.medianDurations`).
+ * successful attempts in earlier runs of the same template (see `StepDurations`).
  */
 export function runProgress(context: PipelineContext, startedAt: Date, endedAt: Date | null, pastDurationsMs: Record<string, number>, now = new Date()): RunProgress {
   const counts: Partial<Record<StepStatus, number>> = {};

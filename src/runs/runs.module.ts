@@ -26,6 +26,7 @@ import { RunEngine } from './run-engine';
 import { RunSweeper } from './run-sweeper';
 import { RunsService } from './runs.service';
 import { StepAttemptRepository } from './step-attempts';
+import { recordDurationsAtEnd, StepDurations } from './step-durations';
 import { StepExecutor } from './step-executor';
 import { BullStepMessages, STEP_QUEUE, type StepMessage } from './step-queue';
 import { StepSlots } from './step-slots';
@@ -57,6 +58,7 @@ class RunsLifecycle implements OnModuleInit, BeforeApplicationShutdown, OnApplic
     private readonly runs: MongoRunRepository,
     private readonly templates: MongoTemplateRepository,
     private readonly attempts: StepAttemptRepository,
+    private readonly durations: StepDurations,
     private readonly artifacts: RunArtifactStore,
     private readonly info: StoreServerInfo,
     private readonly check: TemplateCheck,
@@ -70,7 +72,7 @@ class RunsLifecycle implements OnModuleInit, BeforeApplicationShutdown, OnApplic
   ) {}
 
   async onModuleInit(): Promise<void> {
-    await Promise.all([this.runs.ensureIndexes(), this.templates.ensureIndexes(), this.attempts.ensureIndexes(), this.artifacts.ensureIndexes()]);
+    await Promise.all([this.runs.ensureIndexes(), this.templates.ensureIndexes(), this.attempts.ensureIndexes(), this.artifacts.ensureIndexes(), this.durations.ensureCollection()]);
     this.runs.atomic = (this.info.server?.atomicUpdates ?? false) && this.config.STORE_CAS === 'auto';
     for (const raw of BUILT_IN_TEMPLATES) await this.templates.save(BUILT_IN_OWNER, validateTemplate(raw, this.check.options()));
     if (this.options.sweeper && this.sweeper) {
@@ -137,6 +139,7 @@ export class RunsModule {
         { provide: MongoRunRepository, inject: [Db], useFactory: (db: Db) => new MongoRunRepository(db) },
         { provide: MongoTemplateRepository, inject: [Db], useFactory: (db: Db) => new MongoTemplateRepository(db) },
         { provide: StepAttemptRepository, inject: [Db], useFactory: (db: Db) => new StepAttemptRepository(db) },
+        { provide: StepDurations, inject: [Db, StepAttemptRepository], useFactory: (db: Db, attempts: StepAttemptRepository) => new StepDurations(db, attempts) },
         { provide: RunArtifactStore, inject: [Db], useFactory: (db: Db) => new RunArtifactStore(db) },
         PipelineMachines,
         BullStepMessages,
@@ -162,10 +165,11 @@ export class RunsModule {
         TemplateCheck,
         {
           provide: RunEngine,
-          inject: [MongoRunRepository, MongoTemplateRepository, PipelineMachines, BullStepMessages, CancellationBus, TenantEventLog],
-          useFactory: (runs: MongoRunRepository, templates: MongoTemplateRepository, machines: PipelineMachines, messages: BullStepMessages, cancellation: CancellationBus, events: TenantEventLog) => {
+          inject: [MongoRunRepository, MongoTemplateRepository, PipelineMachines, BullStepMessages, CancellationBus, TenantEventLog, StepDurations],
+          useFactory: (runs: MongoRunRepository, templates: MongoTemplateRepository, machines: PipelineMachines, messages: BullStepMessages, cancellation: CancellationBus, events: TenantEventLog, durations: StepDurations) => {
             const engine = new RunEngine(runs, templates, machines, messages, cancellation);
             feedRunEvents(engine, events); // every committed change reaches the tenant's SSE stream
+            recordDurationsAtEnd(engine, durations); // the ETA's input
             return engine;
           },
         },

@@ -9,6 +9,7 @@ import type { RunRecord } from './run.record';
 import { RunArtifactStore, type ArtifactConsumption, type RunArtifact } from './run-artifacts';
 import { RunEngine } from './run-engine';
 import { StepAttemptRepository, type StepAttempt } from './step-attempts';
+import { StepDurations } from './step-durations';
 import { TemplateCheck } from './template-check';
 
 /** How long past step durations are reused for ETAs, ms. */
@@ -17,7 +18,7 @@ const PAST_DURATIONS_TTL_MS = 5000;
 /** The use cases behind the pipeline REST API, all scoped to a tenant. */
 @Injectable()
 export class RunsService {
-  /** Past step durations by template name (the ETA's input), reused PAST_DURATIONS_TTL_MS: an ETA need not see the last few seconds (GET and POST /runs answer with progress). */
+  /** Past step durations by tenant and template name (the ETA's input, see StepDurations), reused PAST_DURATIONS_TTL_MS: an ETA need not see the last few seconds (GET and POST /runs answer with progress). */
   private readonly past = new Map<string, { at: number; steps: string; durations: Record<string, number> }>();
 
   constructor(
@@ -25,6 +26,7 @@ export class RunsService {
     private readonly templates: MongoTemplateRepository,
     private readonly engine: RunEngine,
     private readonly attempts: StepAttemptRepository,
+    private readonly durations: StepDurations,
     private readonly artifacts: RunArtifactStore,
     private readonly check: TemplateCheck,
   ) {}
@@ -91,12 +93,13 @@ export class RunsService {
   async progress(run: RunRecord): Promise<RunProgress> {
     const steps = Object.keys(run.snapshot.context.steps);
     const key = steps.join(',');
-    let cached = this.past.get(run.template.name);
+    const template = `${run.tenantId}:${run.template.name}`;
+    let cached = this.past.get(template);
     if (!cached || cached.steps !== key || Date.now() - cached.at > PAST_DURATIONS_TTL_MS) {
-      cached = { at: Date.now(), steps: key, durations: await this.attempts.medianDurations(run.template.name, steps) };
+      cached = { at: Date.now(), steps: key, durations: await this.durations.medians(run.tenantId, run.template.name, steps) };
       // Kept only once every step has a past duration: until then, the first run's end must show in the next one's ETA.
       if (this.past.size >= 1000) this.past.delete(this.past.keys().next().value!);
-      if (Object.keys(cached.durations).length === steps.length) this.past.set(run.template.name, cached);
+      if (Object.keys(cached.durations).length === steps.length) this.past.set(template, cached);
     }
     const past = cached.durations;
     return runProgress(run.snapshot.context, run.startedAt ?? run.createdAt, run.endedAt, past);

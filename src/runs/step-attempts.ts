@@ -64,7 +64,6 @@ export class StepAttemptRepository {
     await this.attempts.createIndex({ runId: 1, startedAt: 1 }, { name: 'run_started' });
     await this.attempts.createIndex({ runId: 1, step: 1, visit: 1, attempt: 1 }, { name: 'run_step_visit' });
     await this.attempts.createIndex({ status: 1, heartbeatAt: 1 }, { name: 'status_heartbeat' });
-    await this.attempts.createIndex({ template: 1, templateStep: 1, status: 1, endedAt: -1 }, { name: 'template_step_ended' });
     await this.attempts.createIndex({ tool: 1, status: 1, endedAt: -1 }, { name: 'tool_ended' });
   }
 
@@ -158,24 +157,6 @@ export class StepAttemptRepository {
       const docs = await this.attempts.find({ tool, status: 'succeeded' } as Filter<Doc>, { projection: { durationMs: 1 } }).sort({ endedAt: -1 }).limit(perTool).toArray();
       const m = median(docs.map((d) => d.durationMs));
       if (m !== undefined) out[tool] = m;
-    }
-    return out;
-  }
-
-  /**
-   * Median duration (ms) of each step's successful attempts in the last `perStep` ended attempts of
-   * a template (the ETA's input).
-   */
-  async medianDurations(template: string, steps: string[], perStep = 20): Promise<Record<string, number>> {
-    const out: Record<string, number> = {};
-    for (const step of steps) {
-      const docs = await this.attempts
-        .find({ template, templateStep: step, status: 'succeeded' } as Filter<Doc>, { projection: { durationMs: 1 } })
-        .sort({ endedAt: -1 })
-        .limit(perStep)
-        .toArray();
-      const m = median(docs.map((d) => d.durationMs));
-      if (m !== undefined) out[step] = m;
     }
     return out;
   }

@@ -18,6 +18,7 @@ import { detectStoreServer } from '../../src/jobs/store-server';
 import { MongoStageAttemptRepository } from '../../src/attempts/mongo-stage-attempt.repository';
 import { MongoRunRepository } from '../../src/runs/mongo-run.repository';
 import { StepAttemptRepository } from '../../src/runs/step-attempts';
+import { StepDurations } from '../../src/runs/step-durations';
 import { docdbDir, hasDocumentDb, startDocumentDb, type DocumentDbInstance } from '../../scripts/lib/docdb';
 import { uniqueName } from '../support/test-app';
 
@@ -38,7 +39,8 @@ const SERVED_BY: Record<string, string[]> = {
   'dead step attempts (sweeper)': ['status_heartbeat'],
   'recently lost step attempts (sweeper)': ['status_heartbeat'],
   'step attempts of a visit': ['run_step_visit'],
-  'step durations for the ETA': ['template_step_ended'],
+  'step durations for the ETA': ['_id_'],
+  'step attempts of a run (durations recorded at its end)': ['run_started', 'run_step_visit'],
   'job by branch (webhooks)': ['repository_branch'],
 };
 
@@ -108,6 +110,8 @@ describe('hot queries use an index (explain on a server with real indexes)', () 
     const stageAttempts = new MongoStageAttemptRepository(db);
     const runs = new MongoRunRepository(db);
     const stepAttempts = new StepAttemptRepository(db);
+    const stepDurations = new StepDurations(db, stepAttempts);
+    await stepDurations.ensureCollection();
     await Promise.all([jobs.ensureIndexes(), stageAttempts.ensureIndexes(), runs.ensureIndexes(), stepAttempts.ensureIndexes()]);
     await seed(db);
 
@@ -136,7 +140,8 @@ describe('hot queries use an index (explain on a server with real indexes)', () 
       ['step attempts of a visit', () => stepAttempts.listForVisit('none', 's1', 1)],
       ['dead step attempts (sweeper)', () => stepAttempts.findDead(new Date(0), 100)],
       ['recently lost step attempts (sweeper)', () => stepAttempts.findRecentlyLost(new Date(), 100)],
-      ['step durations for the ETA', () => stepAttempts.medianDurations('tpl-none', ['s1'])],
+      ['step durations for the ETA', () => stepDurations.medians('tenant-none', 'tpl-none', ['s1'])],
+      ['step attempts of a run (durations recorded at its end)', () => stepAttempts.listForRun('none')],
     ];
     for (const [name, run] of hot) {
       label = name;

@@ -155,7 +155,12 @@ describe('pipeline templates, quarantine, router and progress over HTTP', () => 
     await postTemplate(t, { name: 'eta', steps: [sh('a', 'sleep 0.2'), sh('b', 'sleep 0.2', { needs: ['a'] })] });
     await waitForRun(t, await startRun(t, 'eta'), ['succeeded']);
     const id = await startRun(t, 'eta');
-    const p = (await t.http.get(`/runs/${id}/progress`).set(TENANT).expect(200)).body;
+    // The first run's durations are recorded when it ends, in the background (StepDurations).
+    let p = (await t.http.get(`/runs/${id}/progress`).set(TENANT).expect(200)).body;
+    for (const until = Date.now() + 5000; !(p.etaMs > 0) && p.done === 0 && Date.now() < until; ) {
+      await new Promise((r) => setTimeout(r, 50));
+      p = (await t.http.get(`/runs/${id}/progress`).set(TENANT).expect(200)).body;
+    }
     expect(p.total).toBe(2);
     expect(p.etaMs).toBeGreaterThan(0);
     await waitForRun(t, id, ['succeeded']);
