@@ -85,7 +85,7 @@ import { benchConfig } from './lib/config';
 import { pipelineBench, type PipelineResult } from './lib/pipelines';
 import { cliReport, dashboardReport, pipelineReport, report } from './lib/report';
 import { storeFloor, type StoreFloorResult } from './lib/store-floor';
-import { prefill, removePrefill, type PrefillResult } from './lib/prefill';
+import { hotQueryTimes, prefill, removePrefill, type HotQueryTimes, type PrefillResult } from './lib/prefill';
 
 const ROOT = path.resolve(__dirname, '..');
 const env = process.env;
@@ -206,7 +206,7 @@ async function main(): Promise<void> {
     const lat: LatencyResult[] = [];
     const floors: StoreFloorResult[] = [];
     const prefilled: SaturatedResult[] = [];
-    let prefillInfo: PrefillResult | undefined;
+    let prefillInfo: (PrefillResult & { hotQueryMs: { empty: HotQueryTimes; prefilled: HotQueryTimes } }) | undefined;
     for (const procs of cfg.procs) {
       const firstConfig = procs === cfg.procs[0];
       const systems: BenchSystem[] = firstConfig ? [...baselines, orch] : [baseline, orch];
@@ -260,8 +260,11 @@ async function main(): Promise<void> {
       }
       if (firstConfig && cfg.prefillJobs > 0) {
         // The same repetitions with BENCH_PREFILL_JOBS finished jobs already in the collections.
+        await orch.sampleCompleted(); // a finished lifecycle of this run to clone (the repetitions' were reset)
+        const emptyTimes = await hotQueryTimes(orch.db, 'bench');
         const p = await prefill(orch.db, cfg.prefillJobs);
-        prefillInfo = p;
+        prefillInfo = { ...p, hotQueryMs: { empty: emptyTimes, prefilled: await hotQueryTimes(orch.db, 'bench') } };
+        for (const [q, ms] of Object.entries(prefillInfo.hotQueryMs.prefilled)) log(`  ${q}: ${prefillInfo.hotQueryMs.empty[q]} ms empty, ${ms} ms with ${p.jobsInCollection} jobs`);
         log(`  prefilled ${p.jobs} finished jobs and ${p.attempts} attempt records in ${p.seconds} s (jobs: ${p.jobsInCollection}, stage_attempts: ${p.attemptsInCollection})`);
         for (let r = 1; r <= cfg.runs; r++) {
           const res = await saturated(ctx, orch, sizes.get(orch)!, cfg.submitParallel, cfg.satMaxS);

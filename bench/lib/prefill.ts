@@ -4,15 +4,21 @@
  * repetitions run again, so that its throughput on a full collection is measured against the empty
  * one in the same run.
  *
- * The documents are clones of what real lifecycles of this run left (the COMPLETED jobs of the last
- * repetition and their `stage_attempts` records; job logs are not written by the MockAgent), with new
+ * The documents are clones of what real lifecycles of this run left (COMPLETED jobs and their
+ * `stage_attempts` records; job logs are not written by the MockAgent), with new
  * ids, `updatedAt`/`createdAt` spread over the past day, and `benchPrefill: true`, which
  * {@link OrchestratorSystem.reset} keeps. Every hot query of a worker (stage read by `_id`, commit,
  * the tenant's active-job count, the sweeper's scans) then runs against a collection where nearly
  * every document is finished — the case an index must make cheap.
  */
 import { randomUUID } from 'node:crypto';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type { Db, Document } from 'mongodb';
+
+const DIST = path.join(__dirname, '..', '..', 'dist');
+type JobRepoModule = typeof import('../../src/jobs/mongo-job.repository');
+type AttemptRepoModule = typeof import('../../src/attempts/mongo-stage-attempt.repository');
 
 export interface PrefillResult {
   /** Finished jobs inserted (`jobs`). */
@@ -75,4 +81,40 @@ export async function prefill(db: Db, n: number, batch = 1000): Promise<PrefillR
 export async function removePrefill(db: Db): Promise<void> {
   await db.collection('jobs').deleteMany(PREFILLED);
   await db.collection('stage_attempts').deleteMany(PREFILLED);
+}
+
+/** Median ms of each hot query of a worker and of the dashboard, as the repositories send them. */
+export type HotQueryTimes = Record<string, number>;
+
+/**
+ * Times the queries that must stay cheap however many finished jobs the collections hold (issue
+ * "A store with real indexes", item 5): the job sweeper's scan, the stage-attempt sweeper's scan,
+ * the tenant's active-job count (admission), the dashboard's first page and per-state counts — the
+ * repositories' own methods from dist/, `reps` times each, median.
+ */
+export async function hotQueryTimes(db: Db, tenantId: string, reps = 15): Promise<HotQueryTimes> {
+  const { MongoJobRepository } = require(path.join(DIST, 'jobs/mongo-job.repository')) as JobRepoModule;
+  const { MongoStageAttemptRepository } = require(path.join(DIST, 'attempts/mongo-stage-attempt.repository')) as AttemptRepoModule;
+  const jobs = new MongoJobRepository(db);
+  const attempts = new MongoStageAttemptRepository(db);
+  const ago = () => new Date(Date.now() - 60_000);
+  const queries: Record<string, () => Promise<unknown>> = {
+    'job sweeper scan (findStale)': () => jobs.findStale(['QUEUED', 'PLANNING', 'CODING', 'REVIEWING', 'PR_OPEN'], ago(), 100),
+    'stage-attempt sweeper scan (findStale)': () => attempts.findStale(ago(), 100),
+    'admission: active jobs of the tenant (countActive)': () => jobs.countActive(tenantId),
+    'job list, first page of 50': () => jobs.list(tenantId, { limit: 50 }),
+    'job counts by state': () => jobs.countByState(tenantId, {}),
+  };
+  const out: HotQueryTimes = {};
+  for (const [name, q] of Object.entries(queries)) {
+    const ms: number[] = [];
+    for (let i = 0; i < reps; i++) {
+      const t0 = performance.now();
+      await q();
+      ms.push(performance.now() - t0);
+    }
+    ms.sort((a, b) => a - b);
+    out[name] = Math.round(ms[Math.floor(ms.length / 2)] * 100) / 100;
+  }
+  return out;
 }
