@@ -22,10 +22,13 @@
  *   BullMQ's housekeeping (`getNextJob <queue>` without a message, stalled-job checks, `close
  *   <queue>` on shutdown), which would otherwise be one trace per worker every few seconds.
  *
- * Versions (engines allow Node 20): sdk-trace-node/-base, resources, core 2.12.x; exporter,
- * instrumentation and instrumentation-http 0.223.x; instrumentation-express 0.71.x,
- * instrumentation-nestjs-core 0.70.x; api 1.9.x. The next lines (0.300+, 3.x, express 0.72,
- * nestjs-core 0.71) declare node >= 22.15.
+ * Versions: sdk-trace-node/-base, resources, core 2.12.x; exporter, instrumentation and
+ * instrumentation-http 0.223.x; instrumentation-express 0.71.x, instrumentation-nestjs-core 0.70.x;
+ * api 1.9.x. The next line (SDK 3.x / 0.300+, express 0.72, nestjs-core 0.71, api 1.10; node >=
+ * 22.15) runs on our Node 24 but is a migration of its own: sdk-trace-node is replaced by
+ * @opentelemetry/sdk-trace, `BatchSpanProcessor` takes `{ exporter }` and no longer reads
+ * `OTEL_BSP_*`, and the tracer provider no longer reads `OTEL_TRACES_SAMPLER` — settings this file
+ * and the README promise; it waits for a change that ports them and runs test/observability.
  */
 import type { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import type { Attributes, Context, Link, SpanKind } from '@opentelemetry/api';

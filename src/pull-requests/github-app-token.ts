@@ -1,8 +1,8 @@
 /**
  * GitHub App authentication without a dependency: an RS256 JWT signed with the App's private key
  * (node:crypto) is exchanged for an installation access token, cached until shortly before it
- * expires. (@octokit/auth-app 8.3.1 would need @octokit/request ^10.0.16, which our override pins
- * to 10.0.14 for Node 20; the exchange is two documented steps.)
+ * expires. (Written when @octokit/request was held at 10.0.14 for Node 20, which @octokit/auth-app
+ * 8.3.1 could not use; the exchange is two documented steps, so it stays without the dependency.)
  *
  * Sources (docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/):
  * - "Generating a JSON Web Token (JWT) for a GitHub App": header `alg: RS256`; claims `iat`

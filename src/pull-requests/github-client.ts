@@ -1,6 +1,6 @@
 /**
  * The Octokit client the pull request gateway and the App token exchange use: `@octokit/rest` 22
- * (ESM-only; loaded with `require(esm)` by Node ≥ 20.19, transformed for Jest), with
+ * (ESM-only; loaded with `require(esm)`, which Node 24 does, transformed for Jest), with
  * - `request.fetch` injectable (Octokit's own tests inject `request: { fetch }`; nock < 14 cannot
  *   intercept fetch), `baseUrl` (GitHub Enterprise: `https://<host>/api/v3`), a user agent;
  * - authentication through a {@link GithubTokenProvider} asked before EVERY request (so a rotated

@@ -1,5 +1,5 @@
 /**
- * Runs one subprocess under supervision (execa 9): its own process group, a minimal environment,
+ * Runs one subprocess under supervision (execa 10): its own process group, a minimal environment,
  * redacted line streaming, wall-clock / idle / abort termination of the whole tree (SIGTERM, then
  * SIGKILL after a grace period), and no process of the run left alive when it returns.
  */
@@ -167,7 +167,8 @@ export class ProcessSupervisor {
     const splitters = [wire('stdout', stdoutTail), wire('stderr', stderrTail)];
 
     const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
-      child.once('exit', (code, signal) => resolve({ code, signal }));
+      // execa 10's subprocess is a promise with the child's streams, not the ChildProcess itself.
+      child.nodeChildProcess.once('exit', (code, signal) => resolve({ code, signal }));
     });
     if (request.onSpawn) callHook(() => request.onSpawn?.(info));
 

@@ -1,5 +1,5 @@
 /**
- * One circuit breaker per tool (cockatiel 3): after `threshold` consecutive infrastructure
+ * One circuit breaker per tool (cockatiel 4): after `threshold` consecutive infrastructure
  * failures of a tool its calls fail fast until `halfOpenAfterMs` has passed; then one call is let
  * through as a test (half-open), which closes the breaker on success or opens it again.
  *
@@ -12,7 +12,8 @@
  * returned values that pass `orWhenResult` (connor4312/cockatiel src/Policy.ts `orWhenResult`;
  * src/common/Executor.ts: `invoke` reports a handled value as a failure and `returnOrThrow` still
  * hands it back; src/CircuitBreakerPolicy.ts: `execute` throws `BrokenCircuitError` while open,
- * `IsolatedCircuitError` while isolated; checked against the installed 3.2.1), so a transient
+ * `IsolatedCircuitError` while isolated; checked against the installed 4.0.0, whose half-open state
+ * admits one test call by default like 3.x did), so a transient
  * ToolResult is counted without being turned into an exception.
  */
 import {

@@ -1,7 +1,7 @@
 /**
  * ESM-only dependencies under Jest's CommonJS runtime.
  *
- * The app runs as CommonJS (Nest 11, see README) and loads ESM-only packages such as execa 9 and
+ * The app runs as CommonJS (Nest 11, see README) and loads ESM-only packages such as execa 10 and
  * @octokit/rest 22 with `require(esm)`, which Node ≥ 20.19 does natively. Jest's own module
  * runtime does not, so for tests those packages are transformed to CommonJS (ts-jest, JS files
  * only, transpile-only). Which packages: every installed package (nested ones too) whose

@@ -6,9 +6,18 @@ import * as path from 'node:path';
 import { freePort } from '../../scripts/lib/free-port';
 import { chooseProvider, PROVIDERS } from '../../scripts/services/providers';
 import { memoryServerAvailability } from '../../scripts/services/providers/memory-server';
-import { findContainerRuntime, testcontainersAvailability } from '../../scripts/services/providers/testcontainers';
+import { findContainerRuntime, testcontainersAvailability, testcontainersProvider } from '../../scripts/services/providers/testcontainers';
+import * as servicesUtil from '../../scripts/services/util';
 
 const ROOT = path.resolve(__dirname, '..', '..');
+
+/**
+ * testcontainers is installed (a dev dependency), so on a machine whose Docker socket answers it
+ * would be taken before the providers these tests walk past: hold it unavailable there.
+ */
+function withoutContainerRuntime(): void {
+  jest.spyOn(testcontainersProvider, 'available').mockResolvedValue({ ok: false, reason: 'no container runtime answers (held off by the test)' });
+}
 
 /**
  * The MongoDB-wire providers of scripts/services.ts: their order, the detection of the two that
@@ -26,6 +35,7 @@ describe('scripts/services.ts providers', () => {
     process.env.MONGOMS_DOWNLOAD_DIR = path.join(home, 'mongodb-binaries');
   });
   afterEach(() => {
+    jest.restoreAllMocks();
     process.env = { ...saved };
     fs.rmSync(home, { recursive: true, force: true });
   });
@@ -46,16 +56,25 @@ describe('scripts/services.ts providers', () => {
     expect(a).toEqual({ ok: false, reason: expect.stringContaining(`no container runtime answers (DOCKER_HOST=unix://${home}/docker.sock: no such socket; /var/run/docker.sock: no such socket`) });
   });
 
-  it('testcontainers: a runtime answering GET /_ping is found, and the missing package is named', async () => {
+  it('testcontainers: a runtime answering GET /_ping is found and taken; without the package it is refused naming it', async () => {
     const sock = path.join(home, 'fake-docker.sock');
     const server = http.createServer((req, res) => res.end(req.url === '/_ping' ? 'OK' : 'no'));
     await new Promise<void>((r) => server.listen(sock, r));
     try {
       process.env.DOCKER_HOST = `unix://${sock}`;
       expect(await findContainerRuntime()).toEqual({ where: `DOCKER_HOST=unix://${sock}` });
-      const a = await testcontainersAvailability();
-      if (a.ok) return; // testcontainers installed on this machine
-      expect(a.reason).toBe(`a container runtime answers at DOCKER_HOST=unix://${sock}, but the testcontainers package is not installed (npm i -D testcontainers; version 12 needs Node ≥ 22.22, 11.x runs on Node 20)`);
+      // The package is a dev dependency, so it is installed here.
+      expect(await testcontainersAvailability()).toEqual({ ok: true, detail: `container runtime at DOCKER_HOST=unix://${sock}` });
+      // Installed without dev dependencies (npm ci --omit=dev): the refusal names the package.
+      const missing = jest.spyOn(servicesUtil, 'resolvePackage').mockReturnValue(undefined);
+      try {
+        expect(await testcontainersAvailability()).toEqual({
+          ok: false,
+          reason: `a container runtime answers at DOCKER_HOST=unix://${sock}, but the testcontainers package is not installed (it is a dev dependency: npm ci, without --omit=dev)`,
+        });
+      } finally {
+        missing.mockRestore();
+      }
     } finally {
       await new Promise((r) => server.close(r));
     }
@@ -86,6 +105,7 @@ describe('scripts/services.ts providers', () => {
   });
 
   it('the order: MONGODB_URI first, then past the unavailable ones to DocumentDB when its scripts are there, else FerretDB v1', async () => {
+    withoutContainerRuntime();
     process.env.DOCKER_HOST = `tcp://127.0.0.1:${await freePort()}`;
     process.env.MONGOMS_SYSTEM_BINARY = path.join(home, 'no-such-mongod');
     const docdb = path.join(home, 'docdb');
@@ -102,6 +122,7 @@ describe('scripts/services.ts providers', () => {
   });
 
   it('a demoted provider (npm test: --demote=documentdb) is tried after FerretDB v1, and still taken when nothing else can run', async () => {
+    withoutContainerRuntime();
     process.env.DOCKER_HOST = `tcp://127.0.0.1:${await freePort()}`;
     process.env.MONGOMS_SYSTEM_BINARY = path.join(home, 'no-such-mongod');
     const docdb = path.join(home, 'docdb');

@@ -4,11 +4,10 @@
  * ConfigurationStrategy, TestcontainersHostStrategy, UnixSocketStrategy and
  * RootlessUnixSocketStrategy, in that order): DOCKER_HOST (or `docker.host` / `tc.host` in
  * ~/.testcontainers.properties), /var/run/docker.sock, then the rootless sockets; each is asked
- * `GET /_ping` (what dockerode's ping does). The package itself is not a dependency: testcontainers
- * 12 needs Node ≥ 22.22 and 11 pulls ~100 packages (dockerode, ssh2, archiver) that this Node 20
- * project would load only to learn that no runtime answers. With a runtime, `npm i -D
- * testcontainers` enables this provider; its containers run in a detached node host
- * (providers/host.ts) and are removed by testcontainers' Ryuk if that host dies.
+ * `GET /_ping` (what dockerode's ping does), so the package (a dev dependency: ~100 packages with
+ * dockerode, ssh2, gRPC and archiver) is loaded only when a runtime answers, and in the host
+ * process only. Its containers run in a detached node host (providers/host.ts) and are removed by
+ * testcontainers' Ryuk if that host dies.
  */
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -106,7 +105,7 @@ export async function testcontainersAvailability(): Promise<Availability> {
   const rt = await findContainerRuntime();
   if ('tried' in rt) return { ok: false, reason: `no container runtime answers (${rt.tried.join('; ')})` };
   if (!resolvePackage('testcontainers')) {
-    return { ok: false, reason: `a container runtime answers at ${rt.where}, but the testcontainers package is not installed (npm i -D testcontainers; version 12 needs Node ≥ 22.22, 11.x runs on Node 20)` };
+    return { ok: false, reason: `a container runtime answers at ${rt.where}, but the testcontainers package is not installed (it is a dev dependency: npm ci, without --omit=dev)` };
   }
   return { ok: true, detail: `container runtime at ${rt.where}` };
 }
@@ -117,7 +116,7 @@ export const testcontainersProvider: MongoProvider = {
   available: testcontainersAvailability,
   async start(): Promise<Started> {
     const lib = resolvePackage('testcontainers');
-    if (!lib) throw new ServicesError('the testcontainers package is not installed (npm i -D testcontainers)');
+    if (!lib) throw new ServicesError('the testcontainers package is not installed (it is a dev dependency: npm ci, without --omit=dev)');
     const body = `
       const { GenericContainer, Wait } = require(${JSON.stringify(lib)});
       const mongo = await new GenericContainer(${JSON.stringify(MONGO_IMAGE)}).withExposedPorts(27017)
