@@ -12,7 +12,8 @@ export type JobCountQuery = Omit<JobListFilter, 'state'>;
  */
 export abstract class JobRepository {
   /**
-   * Inserts a new job unless (tenantId, idempotencyKey) exists.
+   * Inserts a new job unless (tenantId, idempotencyKey) exists: a job with that key, or with
+   * the job's id (a keyed submission's id derives from the tenant and key, see `newJobId`).
    * @returns the stored job and whether this call created it.
    */
   abstract create(job: JobRecord): Promise<{ job: JobRecord; created: boolean }>;

@@ -1,5 +1,4 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { applyEvent, acceptedEvents, createJobSnapshot, JOB_MACHINE_VERSION } from '../lifecycle/job.runtime';
 import type { Issue, JobBudget, JobEvent, JobEventType, JobState, TransitionActor, TransitionRecord } from '../lifecycle/job.types';
@@ -9,6 +8,7 @@ import { upgradeSnapshot } from '../lifecycle/snapshot-migrations';
 import { ConcurrentUpdateError, JobNotFoundError } from './job.errors';
 import type { JobListQuery, JobPage, JobRecord } from './job.record';
 import { JobRepository, type JobCountQuery } from './job.repository';
+import { newJobId } from './job-id';
 import { CancellationBus, StageDispatcher } from './stage-dispatcher.port';
 
 /** What a submission carries (REST body or webhook mapping). */
@@ -44,7 +44,7 @@ export class JobsService {
    * @throws DependencyUnavailableError when Redis or MongoDB is down.
    */
   async submit(tenantId: string, input: SubmitJob): Promise<{ job: JobRecord; created: boolean }> {
-    const id = randomUUID();
+    const id = newJobId(tenantId, input.idempotencyKey);
     const initial = createJobSnapshot({
       jobId: id,
       tenantId,

@@ -100,7 +100,13 @@ export class MongoJobRepository extends JobRepository {
   async ensureIndexes(): Promise<void> {
     await this.jobs.createIndex({ tenantId: 1, state: 1, updatedAt: -1 }, { name: 'tenant_state_updated' });
     await this.jobs.createIndex({ tenantId: 1, updatedAt: -1 }, { name: 'tenant_updated' });
-    await this.jobs.createIndex({ tenantId: 1, idempotencyKey: 1 }, { name: 'tenant_idempotency', unique: true });
+    // Idempotency rests on `_id` (a keyed submission's id derives from tenant and key, newJobId):
+    // a unique { tenantId, idempotencyKey } index made every insert on DocumentDB check every entry
+    // of the tenant. This one only finds a key's job (also one created before that change).
+    await this.jobs.createIndex({ tenantId: 1, idempotencyKey: 1 }, { name: 'tenant_idempotency_key' });
+    await this.jobs.dropIndex('tenant_idempotency').catch((e: unknown) => {
+      if (!(e instanceof MongoServerError && (e.code === 27 || e.codeName === 'IndexNotFound' || e.code === 26))) throw e; // absent (or no collection yet)
+    });
     await this.jobs.createIndex({ state: 1, updatedAt: 1 }, { name: 'state_updated' });
     await this.jobs.createIndex({ repositoryId: 1, branch: 1 }, { name: 'repository_branch' });
     await this.jobs.createIndex({ tenantId: 1, repositoryId: 1, updatedAt: -1 }, { name: 'tenant_repository_updated' });
@@ -108,13 +114,19 @@ export class MongoJobRepository extends JobRepository {
   }
 
   async create(job: JobRecord): Promise<{ job: JobRecord; created: boolean }> {
+    // A caller's key (not the job's own id): its job may exist under another id (created before
+    // ids derived from keys), so look first; the insert below decides any race (same _id).
+    if (job.idempotencyKey !== job.id) {
+      const existing = await this.jobs.findOne({ tenantId: job.tenantId, idempotencyKey: job.idempotencyKey });
+      if (existing) return { job: toDomain(existing), created: false };
+    }
     try {
       await this.jobs.insertOne(toPersistence(job));
       return { job, created: true };
     } catch (e) {
       if (e instanceof MongoServerError && e.code === 11000) {
-        const existing = await this.jobs.findOne({ tenantId: job.tenantId, idempotencyKey: job.idempotencyKey });
-        if (existing) return { job: toDomain(existing), created: false };
+        const existing = await this.jobs.findOne({ _id: job.id, tenantId: job.tenantId });
+        if (existing && existing.idempotencyKey === job.idempotencyKey) return { job: toDomain(existing), created: false };
       }
       throw e;
     }

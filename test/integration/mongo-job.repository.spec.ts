@@ -5,6 +5,7 @@ import { applyEvent, createJobSnapshot, stateOf } from '../../src/lifecycle/job.
 import type { JobState } from '../../src/lifecycle/job.types';
 import type { JobRecord } from '../../src/jobs/job.record';
 import { InvalidCursorError } from '../../src/jobs/job.repository';
+import { newJobId } from '../../src/jobs/job-id';
 import { MongoJobRepository } from '../../src/jobs/mongo-job.repository';
 import { input, snapshotsOfEveryState } from '../support/machine-drivers';
 import { uniqueName } from '../support/test-app';
@@ -56,6 +57,18 @@ describe('MongoJobRepository (real MongoDB-wire server)', () => {
     expect(again).toEqual({ job: expect.objectContaining({ id: a.job.id }), created: false });
     expect(other.created).toBe(true);
     expect(await repo.findForTenant('globex', a.job.id)).toBeNull();
+  });
+
+  it('racing submissions of one key (ids derived from tenant and key, as JobsService makes them) create one job; a key of a job stored under another id is found', async () => {
+    const keyed = (key: string) => ({ ...newJob('acme', key), id: newJobId('acme', key) });
+    const results = await Promise.all(Array.from({ length: 10 }, () => repo.create(keyed('race-1'))));
+    expect(results.filter((r) => r.created)).toHaveLength(1);
+    expect(new Set(results.map((r) => r.job.id))).toEqual(new Set([newJobId('acme', 'race-1')]));
+    expect(newJobId('acme', 'race-1')).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(newJobId('globex', 'race-1')).not.toBe(newJobId('acme', 'race-1'));
+    // A job stored before ids derived from keys (a random id): a repeat finds it by its key.
+    const legacy = await repo.create(newJob('acme', 'old-key'));
+    expect(await repo.create(keyed('old-key'))).toEqual({ job: expect.objectContaining({ id: legacy.job.id }), created: false });
   });
 
   it('a CAS conflict writes nothing', async () => {
