@@ -7,7 +7,7 @@
  * --role=worker`, and this process loads the producer from dist/ (tsx does not emit decorator
  * metadata, so Nest classes are never loaded from src/ here).
  *
- * Env (with the defaults the whole run takes ~20 minutes on 2 cores):
+ * Env (with the defaults the whole run takes ~30 minutes on 2 cores):
  *   BENCH_STORE=documentdb  the MongoDB-wire server: a private FerretDB v2 + DocumentDB (../shared/docdb or BENCH_DOCDB_DIR;
  *                           the default when its start.sh is there); `postgresql`: a private FerretDB v1 (built by scripts/build-ferretdb.sh,
  *                           or BENCH_FERRETDB_BIN) on a fresh PostgreSQL database at BENCH_POSTGRES_URL
