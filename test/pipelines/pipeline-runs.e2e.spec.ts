@@ -126,7 +126,12 @@ describe('pipeline runs over HTTP (real step worker, Redis, MongoDB-wire, shell 
     const id = await startRun(t, 'chain3');
     expect((await waitForRun(t, id, ['succeeded', 'failed'])).status).toBe('succeeded');
     const queue = t.app.get<Queue<StepMessage>>(getQueueToken(STEP_QUEUE));
-    const first = await queue.getJob(stepMessageId({ runId: id, step: 'a', visit: 1 }));
+    // The run's last commit lands before BullMQ completes the delivery that made it: wait for that.
+    let first = await queue.getJob(stepMessageId({ runId: id, step: 'a', visit: 1 }));
+    for (const until = Date.now() + 5000; !first?.returnvalue && Date.now() < until; ) {
+      await new Promise((r) => setTimeout(r, 50));
+      first = await queue.getJob(stepMessageId({ runId: id, step: 'a', visit: 1 }));
+    }
     expect(first?.returnvalue).toMatchObject({ outcome: 'succeeded', ran: ['a', 'b', 'c'] });
     for (const step of ['b', 'c']) expect(await queue.getJob(stepMessageId({ runId: id, step, visit: 1 }))).toBeUndefined();
     const attempts = (await t.http.get(`/runs/${id}/attempts`).set(TENANT).expect(200)).body as { step: string; attempt: number; status: string }[];
