@@ -85,6 +85,7 @@ import { benchConfig } from './lib/config';
 import { pipelineBench, type PipelineResult } from './lib/pipelines';
 import { cliReport, dashboardReport, pipelineReport, report } from './lib/report';
 import { storeFloor, type StoreFloorResult } from './lib/store-floor';
+import { agentBoundScaling } from './lib/agent-bound';
 import { hotQueryTimes, prefill, removePrefill, type HotQueryTimes, type PrefillResult } from './lib/prefill';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -280,24 +281,7 @@ async function main(): Promise<void> {
       }
     }
 
-    // 1 → 2 worker processes where the store is not the limit: each MockAgent call takes
-    // BENCH_SCALING_AGENT_MS, so a process's stage slots (BENCH_CONCURRENCY) bind before the store.
-    const agentBound: SaturatedResult[] = [];
-    if (cfg.scalingAgentMs > 0 && cfg.procs.length > 1) {
-      orch.agentDelayMs = cfg.scalingAgentMs;
-      for (const procs of cfg.procs) {
-        await orch.startWorkers(procs);
-        // Sized to last ~15 s at the slots' rate: concurrency × procs lifecycles per 4 agent calls.
-        const n = Math.max(100, Math.round(((cfg.concurrency * procs) / ((4 * cfg.scalingAgentMs) / 1000)) * 15));
-        for (let r = 1; r <= cfg.runs; r++) {
-          const res = await saturated(ctx, orch, n, cfg.submitParallel, cfg.satMaxS + 30);
-          agentBound.push(res);
-          log(`  run ${r} agent-bound (${cfg.scalingAgentMs} ms per agent call) orchestrator ×${procs}: ${res.lifecyclesPerSecond}/s (${res.lifecycles}/${res.submitted} in ${res.seconds} s)`);
-        }
-        await orch.stopWorkers();
-      }
-      orch.agentDelayMs = 0;
-    }
+    const agentBound = await agentBoundScaling(ctx, orch, cfg);
 
     let vol: VolumeResult | undefined;
     if (cfg.volumeJobs > 0) {
