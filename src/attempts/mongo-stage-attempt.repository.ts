@@ -6,10 +6,16 @@ import { StageAttemptRepository } from './stage-attempt.repository';
 /** The stored shape (collection `stage_attempts`). */
 interface AttemptDocument extends Omit<StageAttemptRecord, 'id'> {
   _id: string;
+  /**
+   * `heartbeatAt` while the attempt is running, null once it ended (absent on older documents):
+   * the sweeper's index holds only running attempts (DocumentDB walks a compound index's
+   * `heartbeatAt` range over every ended attempt; see JobDocument.sweepAt).
+   */
+  sweepAt?: Date | null;
 }
 
 function toRecord(doc: AttemptDocument): StageAttemptRecord {
-  const { _id, ...rest } = doc;
+  const { _id, sweepAt: _s, ...rest } = doc;
   return { id: _id, ...rest, processes: rest.processes ?? [] };
 }
 
@@ -29,19 +35,24 @@ export class MongoStageAttemptRepository extends StageAttemptRepository {
   async ensureIndexes(): Promise<void> {
     await this.attempts.createIndex({ jobId: 1, startedAt: 1 }, { name: 'job_started' });
     await this.attempts.createIndex({ status: 1, heartbeatAt: 1 }, { name: 'status_heartbeat' });
+    await this.attempts.createIndex({ sweepAt: 1 }, { name: 'sweep_at' });
+    // Running attempts written before sweepAt existed (a heartbeat or an end, which write it, win).
+    for await (const doc of this.attempts.find({ status: 'running', sweepAt: { $exists: false } }, { projection: { _id: 1, heartbeatAt: 1 } })) {
+      await this.attempts.updateOne({ _id: doc._id, status: 'running', heartbeatAt: doc.heartbeatAt, sweepAt: { $exists: false } }, { $set: { sweepAt: doc.heartbeatAt } });
+    }
   }
 
   async insert(record: StageAttemptRecord): Promise<void> {
     const { id, ...rest } = record;
     try {
-      await this.attempts.insertOne({ _id: id, ...rest });
+      await this.attempts.insertOne({ _id: id, ...rest, sweepAt: rest.status === 'running' ? rest.heartbeatAt : null });
     } catch (e) {
       if (!(e instanceof MongoServerError && e.code === 11000)) throw e;
     }
   }
 
   async heartbeat(id: string, at: Date, processes: AttemptProcess[]): Promise<boolean> {
-    const r = await this.attempts.updateOne({ _id: id, status: 'running' }, { $set: { heartbeatAt: at, processes } });
+    const r = await this.attempts.updateOne({ _id: id, status: 'running' }, { $set: { heartbeatAt: at, sweepAt: at, processes } });
     return r.matchedCount === 1;
   }
 
@@ -57,20 +68,21 @@ export class MongoStageAttemptRepository extends StageAttemptRepository {
           durationMs: end.durationMs,
           processes: end.processes,
           heartbeatAt: end.endedAt,
+          sweepAt: null,
         },
       },
     );
   }
 
   async findStale(before: Date, limit: number): Promise<StageAttemptRecord[]> {
-    const docs = await this.attempts.find({ status: 'running', heartbeatAt: { $lt: before } }).sort({ heartbeatAt: 1 }).limit(limit).toArray();
+    const docs = await this.attempts.find({ sweepAt: { $lt: before }, status: 'running' }).sort({ sweepAt: 1 }).limit(limit).toArray();
     return docs.map(toRecord);
   }
 
   async markDead(id: string, heartbeatAt: Date, at: Date): Promise<boolean> {
     const r = await this.attempts.updateOne(
       { _id: id, status: 'running', heartbeatAt },
-      { $set: { status: 'dead', endedAt: at, error: { code: 'HEARTBEAT_LOST', message: `no heartbeat since ${heartbeatAt.toISOString()}` } } },
+      { $set: { status: 'dead', endedAt: at, sweepAt: null, error: { code: 'HEARTBEAT_LOST', message: `no heartbeat since ${heartbeatAt.toISOString()}` } } },
     );
     return r.matchedCount === 1;
   }

@@ -32,6 +32,9 @@ export interface JobRecord {
  */
 export const ACTIVE_JOB_STATES = ['PLANNING', 'CODING', 'REVIEWING', 'PR_OPEN'] as const satisfies readonly JobState[];
 
+/** The states the sweeper watches (a job in them must be moving): QUEUED and the active ones. FAILED, COMPLETED and CANCELLED are at rest. */
+export const SWEPT_JOB_STATES = ['QUEUED', ...ACTIVE_JOB_STATES] as const satisfies readonly JobState[];
+
 /** One compare-and-set commit of a job's statechart. */
 export interface JobCommit {
   state: JobState;

@@ -48,7 +48,7 @@ export abstract class JobRepository {
    */
   abstract rollForwardStale(olderThanMs: number, limit: number): Promise<number>;
 
-  /** Jobs in `states` not updated since `before`, oldest first (for the sweeper). */
+  /** Jobs in `states` (some of SWEPT_JOB_STATES) not updated since `before`, oldest first (for the sweeper). */
   abstract findStale(states: JobState[], before: Date, limit: number): Promise<JobRecord[]>;
 
   /**

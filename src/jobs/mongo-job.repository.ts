@@ -2,14 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { Collection, Db, MongoServerError } from 'mongodb';
 import { JOB_STATES, type JobState } from '../lifecycle/job.types';
 import type { PersistedJobSnapshot } from '../lifecycle/job.runtime';
-import { ACTIVE_JOB_STATES, type JobCommit, type JobListFilter, type JobListQuery, type JobPage, type JobRecord } from './job.record';
+import { ACTIVE_JOB_STATES, SWEPT_JOB_STATES, type JobCommit, type JobListFilter, type JobListQuery, type JobPage, type JobRecord } from './job.record';
 import { InvalidCursorError, JobRepository, type JobCountQuery } from './job.repository';
-import type { JobDocument } from './job-document';
+import { inFlightFields, type JobDocument } from './job-document';
 import { decodeKeys, encodeKeys } from './snapshot-codec';
 import { commitVersion, VersionClaims, type CommitDocument, type VersionedSet } from '../runtime/version-claims';
 
 /** The fields a commit sets on a job document. */
-export type CommitSet = Pick<JobDocument, 'state' | 'snapshot' | 'machineVersion' | 'error' | 'history' | 'version' | 'updatedAt'> & VersionedSet;
+export type CommitSet = Pick<JobDocument, 'state' | 'snapshot' | 'machineVersion' | 'error' | 'history' | 'version' | 'updatedAt' | 'sweepAt' | 'inFlightTenantId'> & VersionedSet;
 
 export type { JobDocument } from './job-document';
 
@@ -29,6 +29,7 @@ export function toPersistence(job: JobRecord): JobDocument {
     error: job.error,
     createdAt: job.createdAt,
     updatedAt: job.updatedAt,
+    ...inFlightFields(job.state, job.tenantId, job.updatedAt),
   };
 }
 
@@ -108,9 +109,28 @@ export class MongoJobRepository extends JobRepository {
       if (!(e instanceof MongoServerError && (e.code === 27 || e.codeName === 'IndexNotFound' || e.code === 26))) throw e; // absent (or no collection yet)
     });
     await this.jobs.createIndex({ state: 1, updatedAt: 1 }, { name: 'state_updated' });
+    await this.jobs.createIndex({ sweepAt: 1 }, { name: 'sweep_at' });
+    await this.jobs.createIndex({ inFlightTenantId: 1 }, { name: 'in_flight_tenant' });
+    await this.backfillInFlightFields();
     await this.jobs.createIndex({ repositoryId: 1, branch: 1 }, { name: 'repository_branch' });
     await this.jobs.createIndex({ tenantId: 1, repositoryId: 1, updatedAt: -1 }, { name: 'tenant_repository_updated' });
     await this.admissions.createIndex({ tenantId: 1 }, { name: 'tenant' });
+  }
+
+  /**
+   * Gives the in-flight fields to swept jobs written before they existed (one `updateOne` each,
+   * filtered on the version read, so a concurrent commit, which writes them itself, wins). Finished
+   * jobs need nothing: a missing field reads as null.
+   * @returns how many jobs were updated.
+   */
+  private async backfillInFlightFields(): Promise<number> {
+    let n = 0;
+    const legacy = this.jobs.find({ state: { $in: [...SWEPT_JOB_STATES] }, sweepAt: { $exists: false } }, { projection: { _id: 1, tenantId: 1, state: 1, version: 1, updatedAt: 1 } });
+    for await (const doc of legacy) {
+      const r = await this.jobs.updateOne({ _id: doc._id, version: doc.version, sweepAt: { $exists: false } }, { $set: inFlightFields(doc.state, doc.tenantId, doc.updatedAt) });
+      n += r.modifiedCount;
+    }
+    return n;
   }
 
   async create(job: JobRecord): Promise<{ job: JobRecord; created: boolean }> {
@@ -215,6 +235,7 @@ export class MongoJobRepository extends JobRepository {
    * server the claim path is correct too, at two extra round trips per commit.
    */
   async commit(current: JobRecord, change: JobCommit): Promise<JobRecord | null> {
+    const updatedAt = new Date();
     const set: CommitSet = {
       state: change.state,
       snapshot: encodeKeys(change.snapshot) as Record<string, unknown>,
@@ -222,8 +243,9 @@ export class MongoJobRepository extends JobRepository {
       error: change.error,
       history: [...current.history, ...change.transitions],
       version: current.version + 1,
-      updatedAt: new Date(),
+      updatedAt,
       commitId: randomUUID(),
+      ...inFlightFields(change.state, current.tenantId, updatedAt),
     };
     if (!(await commitVersion(this.jobs, this.atomic ? null : this.claims, current.id, current.version, set))) return null;
     return this.committed(current, change, set);
@@ -254,8 +276,8 @@ export class MongoJobRepository extends JobRepository {
 
   async findStale(states: JobState[], before: Date, limit: number): Promise<JobRecord[]> {
     const docs = await this.jobs
-      .find({ state: { $in: states }, updatedAt: { $lt: before } })
-      .sort({ updatedAt: 1 })
+      .find({ sweepAt: { $lt: before }, state: { $in: states } })
+      .sort({ sweepAt: 1 })
       .limit(limit)
       .toArray();
     return docs.map(toDomain);
@@ -269,7 +291,7 @@ export class MongoJobRepository extends JobRepository {
     const queued = admitted.length
       ? (await this.jobs.find({ _id: { $in: admitted }, state: 'QUEUED' }, { projection: { _id: 1 } }).toArray()).map((d) => d._id)
       : [];
-    const active = await this.jobs.countDocuments({ tenantId, state: { $in: [...ACTIVE_JOB_STATES] } });
+    const active = await this.jobs.countDocuments({ inFlightTenantId: tenantId, state: { $in: [...ACTIVE_JOB_STATES] } });
     const moved = admitted.filter((a) => !queued.includes(a));
     if (moved.length) await this.admissions.deleteMany({ _id: { $in: moved } }); // they count by state now
     return active + queued.length;

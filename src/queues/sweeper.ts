@@ -3,6 +3,7 @@ import { IntervalTask } from '../common/interval-task';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { StageAttemptRepository } from '../attempts/stage-attempt.repository';
 import { JobRepository } from '../jobs/job.repository';
+import { SWEPT_JOB_STATES } from '../jobs/job.record';
 import { pendingStage } from '../jobs/pending-stage';
 import { BullStageDispatcher } from './bull-stage.dispatcher';
 import { stageMessageId } from './stage-queues';
@@ -81,7 +82,7 @@ export class Sweeper implements OnApplicationBootstrap, OnModuleDestroy {
     // First finish commits whose writer died between claiming a version and writing the job.
     const rolledForward = await this.jobs.rollForwardStale(graceMs, limit);
     const { dead, rescued } = await this.rescueDeadAttempts(limit);
-    const candidates = await this.jobs.findStale(['QUEUED', 'PLANNING', 'CODING', 'REVIEWING', 'PR_OPEN'], before, limit);
+    const candidates = await this.jobs.findStale([...SWEPT_JOB_STATES], before, limit);
     const report: SweepReport = { examined: candidates.length, enqueued: 0, retried: 0, rolledForward, dead, rescued };
     for (const job of candidates) {
       const stage = pendingStage(job);

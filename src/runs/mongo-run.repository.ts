@@ -10,8 +10,17 @@ export interface RunDocument extends Omit<RunRecord, 'id' | 'snapshot'> {
   _id: string;
   snapshot: Record<string, unknown>;
   commitId?: string;
+  /**
+   * `updatedAt` while the run is pending or running, null otherwise (absent before it existed):
+   * the sweeper's index then holds only those runs (see JobDocument.sweepAt for why).
+   */
+  sweepAt?: Date | null;
 }
-type RunSet = Pick<RunDocument, 'status' | 'snapshot' | 'machineVersion' | 'events' | 'startedAt' | 'endedAt'> & VersionedSet;
+type RunSet = Pick<RunDocument, 'status' | 'snapshot' | 'machineVersion' | 'events' | 'startedAt' | 'endedAt' | 'sweepAt'> & VersionedSet;
+
+/** The statuses in which a run must be moving, so the sweeper watches it. */
+const SWEPT_RUN_STATUSES: readonly RunStatus[] = ['pending', 'running'];
+const sweepAtOf = (status: RunStatus, updatedAt: Date): Date | null => (SWEPT_RUN_STATUSES.includes(status) ? updatedAt : null);
 
 /** The cursor was not issued by this API. `code` = INVALID_CURSOR. */
 export class InvalidRunCursorError extends Error {
@@ -22,7 +31,7 @@ export class InvalidRunCursorError extends Error {
 }
 
 function toDomain(doc: RunDocument): RunRecord {
-  const { _id, snapshot, commitId: _c, ...rest } = doc;
+  const { _id, snapshot, commitId: _c, sweepAt: _s, ...rest } = doc;
   return { ...rest, id: _id, snapshot: decodeKeys(snapshot) as RunRecord['snapshot'], events: doc.events ?? [] };
 }
 
@@ -46,11 +55,16 @@ export class MongoRunRepository {
     await this.runs.createIndex({ tenantId: 1, updatedAt: -1 }, { name: 'tenant_updated' });
     await this.runs.createIndex({ tenantId: 1, 'template.name': 1, updatedAt: -1 }, { name: 'tenant_template_updated' });
     await this.runs.createIndex({ status: 1, updatedAt: 1 }, { name: 'status_updated' });
+    await this.runs.createIndex({ sweepAt: 1 }, { name: 'sweep_at' });
+    // Swept runs written before sweepAt existed (a concurrent commit, which writes it, wins).
+    for await (const doc of this.runs.find({ status: { $in: [...SWEPT_RUN_STATUSES] }, sweepAt: { $exists: false } }, { projection: { _id: 1, status: 1, version: 1, updatedAt: 1 } })) {
+      await this.runs.updateOne({ _id: doc._id, version: doc.version, sweepAt: { $exists: false } }, { $set: { sweepAt: sweepAtOf(doc.status, doc.updatedAt) } });
+    }
   }
 
   async create(run: RunRecord): Promise<void> {
     const { id, snapshot, ...rest } = run;
-    await this.runs.insertOne({ ...rest, _id: id, snapshot: encodeKeys(snapshot) as Record<string, unknown> });
+    await this.runs.insertOne({ ...rest, _id: id, snapshot: encodeKeys(snapshot) as Record<string, unknown>, sweepAt: sweepAtOf(run.status, run.updatedAt) });
   }
 
   /** The run, or null (also for another tenant's when `tenantId` is given). */
@@ -75,6 +89,7 @@ export class MongoRunRepository {
       commitId: randomUUID(),
       startedAt: current.startedAt ?? (change.status !== 'pending' ? now : null),
       endedAt: change.status === 'succeeded' || change.status === 'failed' || change.status === 'canceled' ? now : null,
+      sweepAt: sweepAtOf(change.status, now),
     };
     if (!(await commitVersion(this.runs, this.atomic ? null : this.claims, current.id, current.version, set))) return null;
     return { ...current, status: set.status, snapshot: change.snapshot, machineVersion: set.machineVersion, events: set.events, version: set.version, updatedAt: now, startedAt: set.startedAt, endedAt: set.endedAt };
@@ -103,9 +118,9 @@ export class MongoRunRepository {
     return { items, nextCursor };
   }
 
-  /** Runs in `statuses` last updated before `before` (the sweeper's scan), oldest first. */
+  /** Runs in `statuses` (pending and/or running) last updated before `before` (the sweeper's scan), oldest first. */
   async findStale(statuses: RunStatus[], before: Date, limit: number): Promise<RunRecord[]> {
-    const docs = await this.runs.find({ status: { $in: statuses }, updatedAt: { $lt: before } }).sort({ updatedAt: 1 }).limit(limit).toArray();
+    const docs = await this.runs.find({ sweepAt: { $lt: before }, status: { $in: statuses } }).sort({ sweepAt: 1 }).limit(limit).toArray();
     return docs.map(toDomain);
   }
 

@@ -50,7 +50,11 @@ export interface StepAttempt {
   produced: string[];
 }
 
-type Doc = Omit<StepAttempt, 'id'> & { _id: string };
+/**
+ * The stored shape. `sweepAt`: `heartbeatAt` while the attempt runs, null once it ended (absent on
+ * older documents), so the sweeper's index holds only running attempts (see JobDocument.sweepAt).
+ */
+type Doc = Omit<StepAttempt, 'id'> & { _id: string; sweepAt?: Date | null };
 
 /** Step attempts on MongoDB (`step_attempts`), one document per attempt, single-document writes. */
 export class StepAttemptRepository {
@@ -65,6 +69,11 @@ export class StepAttemptRepository {
     await this.attempts.createIndex({ runId: 1, step: 1, visit: 1, attempt: 1 }, { name: 'run_step_visit' });
     await this.attempts.createIndex({ status: 1, heartbeatAt: 1 }, { name: 'status_heartbeat' });
     await this.attempts.createIndex({ tool: 1, status: 1, endedAt: -1 }, { name: 'tool_ended' });
+    await this.attempts.createIndex({ sweepAt: 1 }, { name: 'sweep_at' });
+    // Running attempts written before sweepAt existed (a heartbeat or an end, which write it, win).
+    for await (const doc of this.attempts.find({ status: 'running', sweepAt: { $exists: false } } as Filter<Doc>, { projection: { _id: 1, heartbeatAt: 1 } })) {
+      await this.attempts.updateOne({ _id: doc._id, status: 'running', heartbeatAt: doc.heartbeatAt, sweepAt: { $exists: false } } as Filter<Doc>, { $set: { sweepAt: doc.heartbeatAt } });
+    }
   }
 
   /**
@@ -82,7 +91,7 @@ export class StepAttemptRepository {
     let attempt = options.expectFirst ? 1 : (await count()) + 1;
     for (let tries = 0; ; tries++, attempt++) {
       const attemptId = `${a.runId}:${a.step}:${a.visit}:${attempt}`;
-      const doc: Doc = { ...a, _id: attemptId, attempt, status: 'running', heartbeatAt: a.startedAt, endedAt: null, durationMs: null, exitCode: null, usage: null, error: null, stdoutTail: '', stderrTail: '', produced: [], pid: null, pgid: null, marker: null };
+      const doc: Doc = { ...a, _id: attemptId, attempt, status: 'running', heartbeatAt: a.startedAt, sweepAt: a.startedAt, endedAt: null, durationMs: null, exitCode: null, usage: null, error: null, stdoutTail: '', stderrTail: '', produced: [], pid: null, pgid: null, marker: null };
       try {
         await this.attempts.insertOne(doc);
         return { attempt, attemptId };
@@ -103,7 +112,8 @@ export class StepAttemptRepository {
   }
 
   async heartbeat(id: string): Promise<void> {
-    await this.attempts.updateOne({ _id: id, status: 'running' }, { $set: { heartbeatAt: new Date() } });
+    const at = new Date();
+    await this.attempts.updateOne({ _id: id, status: 'running' }, { $set: { heartbeatAt: at, sweepAt: at } });
   }
 
   /**
@@ -113,7 +123,7 @@ export class StepAttemptRepository {
   async finish(id: string, end: Pick<StepAttempt, 'status' | 'exitCode' | 'usage' | 'error' | 'stdoutTail' | 'stderrTail' | 'produced'> & Partial<Pick<StepAttempt, 'tool' | 'router'>>, startedAt?: Date): Promise<void> {
     const started = startedAt ?? (await this.attempts.findOne({ _id: id }, { projection: { startedAt: 1 } }))?.startedAt;
     const endedAt = new Date();
-    await this.attempts.updateOne({ _id: id }, { $set: { ...end, endedAt, durationMs: started ? endedAt.getTime() - started.getTime() : null } });
+    await this.attempts.updateOne({ _id: id }, { $set: { ...end, endedAt, sweepAt: null, durationMs: started ? endedAt.getTime() - started.getTime() : null } });
   }
 
   async listForRun(runId: string): Promise<StepAttempt[]> {
@@ -128,7 +138,7 @@ export class StepAttemptRepository {
 
   /** Running attempts whose heartbeat is older than `before` (their worker died). */
   async findDead(before: Date, limit: number): Promise<StepAttempt[]> {
-    return (await this.attempts.find({ status: 'running', heartbeatAt: { $lt: before } } as Filter<Doc>).sort({ heartbeatAt: 1 }).limit(limit).toArray()).map(toAttempt);
+    return (await this.attempts.find({ sweepAt: { $lt: before }, status: 'running' } as Filter<Doc>).sort({ sweepAt: 1 }).limit(limit).toArray()).map(toAttempt);
   }
 
   /**
@@ -142,11 +152,11 @@ export class StepAttemptRepository {
 
   /** Records that the run took this attempt's result after all: `succeeded`, with what it produced (the sweeper's repair). */
   async markTaken(id: string, produced: string[]): Promise<void> {
-    await this.attempts.updateOne({ _id: id, status: { $in: ['running', 'aborted'] } } as Filter<Doc>, { $set: { status: 'succeeded', error: null, produced, endedAt: new Date() } });
+    await this.attempts.updateOne({ _id: id, status: { $in: ['running', 'aborted'] } } as Filter<Doc>, { $set: { status: 'succeeded', error: null, produced, endedAt: new Date(), sweepAt: null } });
   }
 
   async markLost(id: string): Promise<boolean> {
-    const r = await this.attempts.updateOne({ _id: id, status: 'running' }, { $set: { status: 'aborted', endedAt: new Date(), error: { code: 'WORKER_LOST', message: 'heartbeat too old: the worker died' } } });
+    const r = await this.attempts.updateOne({ _id: id, status: 'running' }, { $set: { status: 'aborted', endedAt: new Date(), sweepAt: null, error: { code: 'WORKER_LOST', message: 'heartbeat too old: the worker died' } } });
     return r.modifiedCount === 1;
   }
 
@@ -168,6 +178,6 @@ function median(values: (number | null | undefined)[]): number | undefined {
   return ds.length ? ds[Math.floor((ds.length - 1) / 2)] : undefined;
 }
 
-function toAttempt({ _id, ...rest }: Doc): StepAttempt {
+function toAttempt({ _id, sweepAt: _s, ...rest }: Doc): StepAttempt {
   return { id: _id, ...rest };
 }

@@ -224,4 +224,39 @@ describe('MongoJobRepository (real MongoDB-wire server)', () => {
     const none = await repo.findStale(['CODING'], new Date(Date.now() - 30_000), 1000);
     expect(none.map((j) => j.id)).not.toContain(job.id);
   });
+
+  it('a job leaves the sweeper scan and the admission count when it comes to rest, and enters them while in flight', async () => {
+    const tenant = uniqueName('inflight');
+    const { job } = await repo.create({ ...newJob(tenant), updatedAt: new Date(Date.now() - 60_000) });
+    const cutOff = () => new Date(Date.now() + 1000);
+    expect((await repo.findStale(['QUEUED'], cutOff(), 1000)).map((j) => j.id)).toContain(job.id);
+    expect(await repo.countActive(tenant)).toBe(0); // QUEUED and not admitted
+    const commitEvent = (from: JobRecord, type: 'START_PLANNING' | 'MARK_CANCELLED') => {
+      const next = applyEvent(from.snapshot, { type });
+      return repo.commit(from, { state: next.state, snapshot: next.snapshot, machineVersion: JOB_MACHINE_VERSION, error: null, transitions: [] });
+    };
+    const planning = await commitEvent(job, 'START_PLANNING');
+    expect(planning?.state).toBe('PLANNING');
+    expect((await repo.findStale(['PLANNING'], cutOff(), 1000)).map((j) => j.id)).toContain(job.id);
+    expect(await repo.countActive(tenant)).toBe(1);
+    const cancelled = await commitEvent(planning!, 'MARK_CANCELLED');
+    expect(cancelled?.state).toBe('CANCELLED');
+    expect((await repo.findStale(['QUEUED', 'PLANNING', 'CODING', 'REVIEWING', 'PR_OPEN'], cutOff(), 1000)).map((j) => j.id)).not.toContain(job.id);
+    expect(await repo.countActive(tenant)).toBe(0);
+    expect(await db.collection('jobs').findOne({ _id: job.id as never })).toMatchObject({ sweepAt: null, inFlightTenantId: null });
+  });
+
+  it('jobs in flight stored before the in-flight fields existed get them at startup; jobs at rest need none', async () => {
+    const tenant = uniqueName('legacy');
+    const at = new Date(Date.now() - 120_000);
+    const legacy = (id: string, state: JobState) => ({ _id: id, tenantId: tenant, idempotencyKey: id, repositoryId: 'acme/widgets', state, version: 3, machineVersion: JOB_MACHINE_VERSION, snapshot: {}, history: [], error: null, createdAt: at, updatedAt: at });
+    const [coding, completed] = [newJobId(tenant, uniqueName('c')), newJobId(tenant, uniqueName('d'))];
+    await db.collection('jobs').insertMany([legacy(coding, 'CODING'), legacy(completed, 'COMPLETED')] as never[]);
+    expect(await repo.countActive(tenant)).toBe(0); // not seen before the backfill
+    await new MongoJobRepository(db).ensureIndexes(); // a process of the new version starts
+    expect(await db.collection('jobs').findOne({ _id: coding as never })).toMatchObject({ sweepAt: at, inFlightTenantId: tenant, version: 3 });
+    expect(await db.collection('jobs').findOne({ _id: completed as never })).not.toHaveProperty('sweepAt');
+    expect(await repo.countActive(tenant)).toBe(1);
+    expect((await repo.findStale(['CODING'], new Date(), 1000)).map((j) => j.id)).toContain(coding);
+  });
 });
