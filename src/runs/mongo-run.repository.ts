@@ -124,6 +124,13 @@ export class MongoRunRepository {
     return docs.map(toDomain);
   }
 
+  /** The status of each of the runs `ids` that exists (one read; the workspace janitor's). */
+  async statusesOf(ids: string[]): Promise<Map<string, RunStatus>> {
+    if (!ids.length) return new Map();
+    const docs = await this.runs.find({ _id: { $in: ids } } as Filter<RunDocument>, { projection: { _id: 1, status: 1 } }).toArray();
+    return new Map(docs.map((d) => [d._id, d.status]));
+  }
+
   /** The statuses of a template's last `n` ended runs of a tenant, newest first. */
   async lastEndedStatuses(tenantId: string, template: string, n: number): Promise<RunStatus[]> {
     const docs = await this.runs

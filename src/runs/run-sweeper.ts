@@ -88,24 +88,39 @@ export class RunSweeper {
     return { claims, lost, resent, workspacesRemoved };
   }
 
+  /**
+   * Removes this worker's workspaces (`<workRoot>/run_*`) of runs that succeeded or were canceled
+   * (or are unknown), older than the grace period by their mtime: at most `batch` per pass. Every
+   * old enough directory is a candidate, in chunks of `batch` whose runs' statuses are one read:
+   * the kept ones (a failed or quarantined run's, for inspection) never hide the others (taking the
+   * first `batch` names in directory order did: 1,371 directories were left after a 10,000-run soak).
+   * @returns how many were removed.
+   */
   private async removeEndedWorkspaces(): Promise<number> {
     const root = this.options.workRoot;
     if (!root) return 0;
     let names: string[];
     try {
-      names = (await readdir(root)).filter((n) => n.startsWith('run_')).slice(0, this.options.batch);
+      names = (await readdir(root)).filter((n) => n.startsWith('run_'));
     } catch {
       return 0; // no runs here yet
     }
-    let removed = 0;
+    const oldEnough: string[] = [];
     for (const name of names) {
-      const dir = join(root, name);
-      const info = await stat(dir).catch(() => null);
-      if (!info || Date.now() - info.mtimeMs < this.options.graceMs) continue;
-      const run = await this.runs.findById(name);
-      if (run && run.status !== 'succeeded' && run.status !== 'canceled') continue;
-      await rm(dir, { recursive: true, force: true });
-      removed++;
+      const info = await stat(join(root, name)).catch(() => null);
+      if (info && Date.now() - info.mtimeMs >= this.options.graceMs) oldEnough.push(name);
+    }
+    let removed = 0;
+    for (let i = 0; i < oldEnough.length && removed < this.options.batch; i += this.options.batch) {
+      const chunk = oldEnough.slice(i, i + this.options.batch);
+      const statuses = await this.runs.statusesOf(chunk);
+      for (const name of chunk) {
+        const status = statuses.get(name);
+        if (status !== undefined && status !== 'succeeded' && status !== 'canceled') continue;
+        if (removed >= this.options.batch) break;
+        await rm(join(root, name), { recursive: true, force: true });
+        removed++;
+      }
     }
     return removed;
   }

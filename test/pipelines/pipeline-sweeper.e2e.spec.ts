@@ -1,7 +1,8 @@
 import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import { STEP_QUEUE, stepMessageId } from '../../src/runs/step-queue';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync } from 'node:fs';
+import { MongoClient } from 'mongodb';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually, startTestApp, uniqueName, type TestApp } from '../support/test-app';
@@ -43,5 +44,27 @@ describe('pipeline runs: the sweeper re-sends a lost step message and removes en
     // The ended run's workspace on this worker is removed by a later pass (after the grace period).
     expect(existsSync(join(workRoot, id))).toBe(true);
     await eventually(async () => (existsSync(join(workRoot, id)) ? undefined : true), 10_000, () => `workspace ${join(workRoot, id)} still there`);
+  });
+
+  it('kept workspaces (failed runs, for inspection) do not hide the removable ones, however many there are', async () => {
+    // 250 failed runs' directories (kept) and 20 of runs that succeeded or are unknown (removable),
+    // all past the grace period; the sweeper removes at most 100 per pass and reads statuses in
+    // chunks of 100, so the removable ones are found wherever they are in directory order.
+    const client = await MongoClient.connect(process.env.MONGODB_URI!);
+    try {
+      const runs = client.db(prefix).collection('runs');
+      const kept = Array.from({ length: 250 }, (_, i) => `run_kept${i}`);
+      const gone = Array.from({ length: 20 }, (_, i) => `run_zgone${i}`);
+      await runs.insertMany([...kept.map((id) => ({ _id: id, tenantId: 'acme', status: 'failed' })), ...gone.slice(0, 10).map((id) => ({ _id: id, tenantId: 'acme', status: 'succeeded' }))] as never[]);
+      const old = new Date(Date.now() - 60_000);
+      for (const name of [...gone, ...kept]) { // listed after the kept ones whether a directory lists by name or newest first
+        mkdirSync(join(workRoot, name, 'work'), { recursive: true });
+        utimesSync(join(workRoot, name), old, old);
+      }
+      await eventually(async () => (gone.some((g) => existsSync(join(workRoot, g))) ? undefined : true), 15_000, () => `left: ${gone.filter((g) => existsSync(join(workRoot, g))).join(', ')}`);
+      expect(readdirSync(workRoot).filter((n) => n.startsWith('run_kept')).length).toBe(250);
+    } finally {
+      await client.close();
+    }
   });
 });
