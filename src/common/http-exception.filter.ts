@@ -36,7 +36,8 @@ export class DomainExceptionFilter implements ExceptionFilter {
     }
     if (e instanceof JobNotFoundError || e instanceof ArtifactNotFoundError) return [404, { error: 'Not Found', code: e.code, message: e.message }];
     if (e instanceof PipelineNotFoundError) return [404, { error: 'Not Found', code: e.code, message: e.message }];
-    if (e instanceof EventNotAcceptedError) {
+    if (e instanceof EventNotAcceptedError || e instanceof IllegalEventError) {
+      // A pipeline run's machine (the generic runtime) or the job machine refused the event.
       return [409, { error: 'Conflict', code: e.code, message: e.message, state: e.state, event: e.eventType, acceptedEvents: e.accepted }];
     }
     if (e instanceof TemplateQuarantinedError || e instanceof RunBusyError) return [409, { error: 'Conflict', code: e.code, message: e.message }];
@@ -49,9 +50,6 @@ export class DomainExceptionFilter implements ExceptionFilter {
     if (e instanceof ArtifactCorruptError) {
       this.log.error(e.message);
       return [500, { error: 'Internal Server Error', code: e.code, message: e.message }];
-    }
-    if (e instanceof IllegalEventError) {
-      return [409, { error: 'Conflict', code: e.code, message: e.message, state: e.state, event: e.eventType, acceptedEvents: e.accepted }];
     }
     if (e instanceof ConcurrentUpdateError || e instanceof UnknownMachineVersionError) {
       return [409, { error: 'Conflict', code: e.code, message: e.message }];

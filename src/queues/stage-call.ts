@@ -103,15 +103,15 @@ export class StageCalls {
   }
 
   /**
-   * The invoked actor logic of a stage call with fixed parameters `params`, or with the
-   * parameters bound to the invoking actor system when `params` is a function of it (none bound,
-   * or bound for another stage than the invoked one's: it parks until stopped).
+   * The invoked actor logic of a stage call with the parameters `paramsOf` finds bound to the
+   * invoking actor system (none bound, or bound for another stage than the invoked one's: it
+   * parks until stopped).
    */
-  actor(params: StageCallParams | ((system: object) => StageCallParams | undefined)) {
+  private actor(paramsOf: (system: object) => StageCallParams | undefined) {
     const timeoutMs = this.config.STAGE_TIMEOUT_MS;
     return fromPromise(async ({ input, signal, system }: { input: StageInput; signal: AbortSignal; system: object }): Promise<StageOutput<unknown>> => {
-      const p = typeof params === 'function' ? params(system) : params;
-      if (!p || (typeof params === 'function' && p.stage !== input.stage)) return park(signal);
+      const p = paramsOf(system);
+      if (!p || p.stage !== input.stage) return park(signal);
       const timeout = timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined;
       let workspace: JobWorkspace | undefined;
       const observer: AgentCallObserver = {
