@@ -109,7 +109,7 @@ export interface PipelineSoak {
   sampleEveryS: number;
   samples: RssSample[];
   rss: ReturnType<typeof rssFlatness>;
-  /** Per-run directories the step worker left under PIPELINE_WORK_ROOT (nothing removes them). */
+  /** Entries left under PIPELINE_WORK_ROOT at the end (the sweeper removes ended runs' directories SWEEP_GRACE_MS after their last write, up to 100 per pass). */
   workDirsLeft: number;
   redisUsedMemoryMb: { start: number; end: number };
 }
