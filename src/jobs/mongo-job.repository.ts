@@ -6,6 +6,7 @@ import { ACTIVE_JOB_STATES, SWEPT_JOB_STATES, type JobCommit, type JobListFilter
 import { InvalidCursorError, JobRepository, type JobCountQuery } from './job.repository';
 import { inFlightFields, type JobDocument } from './job-document';
 import { decodeKeys, encodeKeys } from './snapshot-codec';
+import { newestFirst } from '../runtime/newest-first';
 import { commitVersion, VersionClaims, type CommitDocument, type VersionedSet } from '../runtime/version-claims';
 
 /** The fields a commit sets on a job document. */
@@ -188,18 +189,16 @@ export class MongoJobRepository extends JobRepository {
 
   async list(tenantId: string, query: JobListQuery): Promise<JobPage> {
     const filter = this.filterOf(tenantId, query);
+    let newest: Date | undefined;
     if (query.cursor) {
       const c = decodeCursor(query.cursor);
       const u = new Date(c.u);
+      newest = u;
       const cursorFilter = { $or: [{ updatedAt: { $lt: u } }, { updatedAt: u, _id: { $lt: c.i } }] };
       if (filter.updatedAt) filter.$and = [{ updatedAt: filter.updatedAt }, cursorFilter];
       else Object.assign(filter, cursorFilter);
     }
-    const docs = await this.jobs
-      .find(filter)
-      .sort({ updatedAt: -1, _id: -1 })
-      .limit(query.limit + 1)
-      .toArray();
+    const docs = await newestFirst(this.jobs, filter, query.limit + 1, newest);
     const items = docs.slice(0, query.limit).map(toDomain);
     const nextCursor = docs.length > query.limit ? encodeCursor(items[items.length - 1]) : null;
     return { items, nextCursor };

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Collection, Db, type Filter } from 'mongodb';
 import { decodeKeys, encodeKeys } from '../jobs/snapshot-codec';
 import type { RunStatus } from '../pipelines/pipeline.types';
+import { newestFirst } from '../runtime/newest-first';
 import { commitVersion, VersionClaims, type CommitDocument, type VersionedSet } from '../runtime/version-claims';
 import type { RunCommit, RunListQuery, RunRecord } from './run.record';
 
@@ -100,6 +101,7 @@ export class MongoRunRepository {
     const filter: Filter<RunDocument> = { tenantId: q.tenantId };
     if (q.status) filter.status = q.status;
     if (q.template) (filter as Record<string, unknown>)['template.name'] = q.template;
+    let newest: Date | undefined;
     if (q.cursor) {
       let c: { u: string; i: string };
       try {
@@ -108,10 +110,10 @@ export class MongoRunRepository {
       } catch {
         throw new InvalidRunCursorError();
       }
-      const u = new Date(c.u);
-      filter.$or = [{ updatedAt: { $lt: u } }, { updatedAt: u, _id: { $lt: c.i } }] as Filter<RunDocument>['$or'];
+      newest = new Date(c.u);
+      filter.$or = [{ updatedAt: { $lt: newest } }, { updatedAt: newest, _id: { $lt: c.i } }] as Filter<RunDocument>['$or'];
     }
-    const docs = await this.runs.find(filter).sort({ updatedAt: -1, _id: -1 }).limit(q.limit + 1).toArray();
+    const docs = await newestFirst(this.runs, filter, q.limit + 1, newest);
     const items = docs.slice(0, q.limit).map(toDomain);
     const last = items[items.length - 1];
     const nextCursor = docs.length > q.limit && last ? Buffer.from(JSON.stringify({ u: last.updatedAt.toISOString(), i: last.id })).toString('base64url') : null;
