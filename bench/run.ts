@@ -207,7 +207,7 @@ async function main(): Promise<void> {
     const lat: LatencyResult[] = [];
     const floors: StoreFloorResult[] = [];
     const prefilled: SaturatedResult[] = [];
-    let prefillInfo: (PrefillResult & { settledMs?: number; hotQueryMs: { empty: HotQueryTimes; prefilled: HotQueryTimes } }) | undefined;
+    let prefillInfo: (PrefillResult & { hotQueryMs: { empty: HotQueryTimes; prefilled: HotQueryTimes } }) | undefined;
     for (const procs of cfg.procs) {
       const firstConfig = procs === cfg.procs[0];
       const systems: BenchSystem[] = firstConfig ? [...baselines, orch] : [baseline, orch];
@@ -264,12 +264,9 @@ async function main(): Promise<void> {
         await orch.sampleCompleted(); // a finished lifecycle of this run to clone (the repetitions' were reset)
         const emptyTimes = await hotQueryTimes(orch.db, 'bench');
         const p = await prefill(orch.db, cfg.prefillJobs);
-        log(`  prefilled ${p.jobs} finished jobs and ${p.attempts} attempt records in ${p.seconds} s (jobs: ${p.jobsInCollection}, stage_attempts: ${p.attemptsInCollection})`);
-        // The vacuum a bulk load leaves (autovacuum would run it during the repetitions below).
-        const settledMs = await mongoServer?.settle?.();
-        if (settledMs !== undefined) log(`  the store's vacuum after the load, done before measuring: ${settledMs} ms`);
-        prefillInfo = { ...p, ...(settledMs !== undefined ? { settledMs } : {}), hotQueryMs: { empty: emptyTimes, prefilled: await hotQueryTimes(orch.db, 'bench') } };
+        prefillInfo = { ...p, hotQueryMs: { empty: emptyTimes, prefilled: await hotQueryTimes(orch.db, 'bench') } };
         for (const [q, ms] of Object.entries(prefillInfo.hotQueryMs.prefilled)) log(`  ${q}: ${prefillInfo.hotQueryMs.empty[q]} ms empty, ${ms} ms with ${p.jobsInCollection} jobs`);
+        log(`  prefilled ${p.jobs} finished jobs and ${p.attempts} attempt records in ${p.seconds} s (jobs: ${p.jobsInCollection}, stage_attempts: ${p.attemptsInCollection})`);
         for (let r = 1; r <= cfg.runs; r++) {
           const res = await saturated(ctx, orch, sizes.get(orch)!, cfg.submitParallel, cfg.satMaxS);
           prefilled.push(res);

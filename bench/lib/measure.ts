@@ -162,14 +162,6 @@ export interface MongoWireServer {
    * that exits between two readings takes its time with it, so this can undercount).
    */
   cpuMs(): number;
-  /**
-   * Does now the background work a bulk load leaves the server (on DocumentDB: PostgreSQL's
-   * `VACUUM (ANALYZE)` of the database, which autovacuum would otherwise run during the next
-   * measure), so that a measure after a prefill is of the filled store, not of its vacuum. Absent
-   * where not known.
-   * @returns the ms it took.
-   */
-  settle?(maxMs?: number): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -285,13 +277,6 @@ export async function redisInfoField(redis: Redis, section: string, field: strin
 
 export { docdbDir } from '../../scripts/lib/docdb';
 
-/** The PostgreSQL URL start.sh wrote to `<dataDir>/env` (`POSTGRES_URL=`). */
-function readEnvUrl(dataDir: string): string {
-  const url = /^POSTGRES_URL=(\S+)$/m.exec(fs.readFileSync(path.join(dataDir, 'env'), 'utf8'))?.[1];
-  if (!url) throw new Error(`no POSTGRES_URL in ${path.join(dataDir, 'env')}`);
-  return url;
-}
-
 /**
  * A private FerretDB v2 + DocumentDB for a bench phase (see scripts/lib/docdb.ts), with its CPU:
  * FerretDB's process and PostgreSQL's (the postmaster and every backend, see {@link procTreeCpuMs}).
@@ -319,12 +304,6 @@ export async function startDocumentDb(dir: string): Promise<MongoWireServer & { 
     pid: db.pid,
     setup: 'private FerretDB v2 + DocumentDB (PostgreSQL 15)',
     cpuMs: () => procCpuMs(db.pid) + procTreeCpuMs(postmaster),
-    async settle(maxMs = 600_000) {
-      const start = Date.now();
-      const r = spawnSync('psql', [readEnvUrl(db.dataDir), '-XAtqc', 'VACUUM (ANALYZE)'], { encoding: 'utf8', timeout: maxMs });
-      if (r.status !== 0) process.stderr.write(`[bench] VACUUM (ANALYZE) failed: ${(r.stderr || String(r.error)).trim()}\n`);
-      return Date.now() - start;
-    },
     async stop() {
       process.off('exit', stopOnce);
       stopOnce();
