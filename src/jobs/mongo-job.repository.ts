@@ -198,7 +198,7 @@ export class MongoJobRepository extends JobRepository {
       if (filter.updatedAt) filter.$and = [{ updatedAt: filter.updatedAt }, cursorFilter];
       else Object.assign(filter, cursorFilter);
     }
-    const docs = await newestFirst(this.jobs, tenantId, filter, query.limit + 1, newest);
+    const docs = await newestFirst(this.jobs, tenantId, filter, query.limit + 1, { newest });
     const items = docs.slice(0, query.limit).map(toDomain);
     const nextCursor = docs.length > query.limit ? encodeCursor(items[items.length - 1]) : null;
     return { items, nextCursor };

@@ -113,7 +113,7 @@ export class MongoRunRepository {
       newest = new Date(c.u);
       filter.$or = [{ updatedAt: { $lt: newest } }, { updatedAt: newest, _id: { $lt: c.i } }] as Filter<RunDocument>['$or'];
     }
-    const docs = await newestFirst(this.runs, q.tenantId, filter, q.limit + 1, newest);
+    const docs = await newestFirst(this.runs, q.tenantId, filter, q.limit + 1, { newest });
     const items = docs.slice(0, q.limit).map(toDomain);
     const last = items[items.length - 1];
     const nextCursor = docs.length > q.limit && last ? Buffer.from(JSON.stringify({ u: last.updatedAt.toISOString(), i: last.id })).toString('base64url') : null;

@@ -1,3 +1,4 @@
+import { newestFirst } from '../runtime/newest-first';
 import { Collection, Db, MongoServerError, type Filter } from 'mongodb';
 import type { Usage } from '../tools/tool.port';
 
@@ -160,11 +161,15 @@ export class StepAttemptRepository {
     return r.modifiedCount === 1;
   }
 
-  /** Median duration (ms) of each tool's last `perTool` successful step attempts (the router's `auto`). */
+  /**
+   * Median duration (ms) of each tool's last `perTool` successful step attempts (the router's
+   * `auto`), read newest first in widening `endedAt` windows (see newestFirst: a plain sort+limit
+   * reads the tool's whole history on DocumentDB, as the ETA's did).
+   */
   async medianByTool(tools: string[], perTool = 20): Promise<Record<string, number>> {
     const out: Record<string, number> = {};
     for (const tool of tools) {
-      const docs = await this.attempts.find({ tool, status: 'succeeded' } as Filter<Doc>, { projection: { durationMs: 1 } }).sort({ endedAt: -1 }).limit(perTool).toArray();
+      const docs = await newestFirst(this.attempts, `tool:${tool}`, { tool, status: 'succeeded' } as Filter<Doc>, perTool, { field: 'endedAt', projection: { durationMs: 1 } });
       const m = median(docs.map((d) => d.durationMs));
       if (m !== undefined) out[tool] = m;
     }

@@ -12,8 +12,9 @@ const startAt = new Map<string, number>();
 const MAX_KEYS = 10_000;
 
 /**
- * The first `limit` documents matching `filter`, newest `updatedAt` first (ties by `_id`,
- * descending) — the page of a listing — read in widening time windows.
+ * The first `limit` documents matching `filter`, newest `field` (a date; default `updatedAt`)
+ * first, ties by `_id` descending — the page of a listing, or the latest entries of a history —
+ * read in widening time windows.
  *
  * Why: FerretDB v2 + DocumentDB answers `find(filter).sort({ updatedAt: -1 }).limit(n)` by reading
  * and sorting every match before the limit (documentdb/documentdb#191; explain: Limit → Sort →
@@ -29,22 +30,30 @@ const MAX_KEYS = 10_000;
  * the index already stops at the limit, every window is cheap.
  *
  * @param key what the listing belongs to (e.g. a tenant id), for the remembered window.
- * @param newest the newest `updatedAt` the page can hold (a cursor's position), default now; a
- *   document dated later (clock skew between processes) is still matched — windows bound only
- *   from below.
+ * @param options.newest the newest `field` value the page can hold (a cursor's position), default
+ *   now; a document dated later (clock skew between processes) is still matched — windows bound
+ *   only from below.
+ * @param options.field the date field the page is ordered by, default `updatedAt`.
+ * @param options.projection fields to read (the `field` is added), default all.
  * @returns at most `limit` documents.
  */
-export async function newestFirst<D extends Document>(collection: Collection<D>, key: string, filter: Filter<D>, limit: number, newest: Date = new Date()): Promise<WithId<D>[]> {
-  const page = (f: Filter<D>) => collection.find(f).sort({ updatedAt: -1, _id: -1 }).limit(limit).toArray();
+export async function newestFirst<D extends Document>(
+  collection: Collection<D>,
+  key: string,
+  filter: Filter<D>,
+  limit: number,
+  { newest = new Date(), field = 'updatedAt', projection }: { newest?: Date; field?: string; projection?: Document } = {},
+): Promise<WithId<D>[]> {
+  const page = (f: Filter<D>) => collection.find(f, projection ? { projection: { ...projection, [field]: 1 } } : {}).sort({ [field]: -1, _id: -1 }).limit(limit).toArray();
   const remembered = `${collection.collectionName}\n${key}`;
   const windows = NEWEST_FIRST_WINDOWS_MS.length;
   for (let i = startAt.get(remembered) ?? 0; i <= windows; i++) {
     const bounded = i < windows;
     const lower = new Date(newest.getTime() - (bounded ? NEWEST_FIRST_WINDOWS_MS[i] : 0));
-    const docs = await page(bounded ? ({ $and: [filter, { updatedAt: { $gte: lower } }] } as Filter<D>) : filter);
+    const docs = await page(bounded ? ({ $and: [filter, { [field]: { $gte: lower } }] } as Filter<D>) : filter);
     if (docs.length < limit && bounded) continue;
     // Next time start at the narrowest window that would have held this page.
-    const oldest = docs.length >= limit ? (docs[docs.length - 1] as { updatedAt?: unknown }).updatedAt : undefined;
+    const oldest = docs.length >= limit ? (docs[docs.length - 1] as Record<string, unknown>)[field] : undefined;
     let next = i;
     while (next > 0 && oldest instanceof Date && oldest.getTime() >= newest.getTime() - NEWEST_FIRST_WINDOWS_MS[next - 1]) next--;
     startAt.delete(remembered);

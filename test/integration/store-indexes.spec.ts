@@ -42,6 +42,7 @@ const SERVED_BY: Record<string, string[]> = {
   'recently lost step attempts (sweeper)': ['status_heartbeat'],
   'step attempts of a visit': ['run_step_visit'],
   'step durations for the ETA': ['_id_'],
+  "router's auto: a tool's newest successes": ['tool_ended'],
   'step attempts of a run (durations recorded at its end)': ['run_started', 'run_step_visit'],
   'job by branch (webhooks)': ['repository_branch'],
 };
@@ -153,6 +154,7 @@ describe('hot queries use an index (explain on a server with real indexes)', () 
       ['dead step attempts (sweeper)', () => stepAttempts.findDead(new Date(0), 100)],
       ['recently lost step attempts (sweeper)', () => stepAttempts.findRecentlyLost(new Date(), 100)],
       ['step durations for the ETA', () => stepDurations.medians('tenant-none', 'tpl-none', ['s1'])],
+      ["router's auto: a tool's newest successes", () => stepAttempts.medianByTool(['tool-none'])],
       ['step attempts of a run (durations recorded at its end)', () => stepAttempts.listForRun('none')],
     ];
     for (const [name, run] of hot) {
