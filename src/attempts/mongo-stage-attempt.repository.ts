@@ -1,3 +1,4 @@
+import { backfillMissing } from '../runtime/backfill';
 import { Collection, Db, MongoServerError } from 'mongodb';
 import type { Stage, StageUsage } from '../lifecycle/job.types';
 import type { AttemptEnd, AttemptProcess, StageAttemptRecord } from './stage-attempt.record';
@@ -37,9 +38,7 @@ export class MongoStageAttemptRepository extends StageAttemptRepository {
     await this.attempts.createIndex({ status: 1, heartbeatAt: 1 }, { name: 'status_heartbeat' });
     await this.attempts.createIndex({ sweepAt: 1 }, { name: 'sweep_at' });
     // Running attempts written before sweepAt existed (a heartbeat or an end, which write it, win).
-    for await (const doc of this.attempts.find({ status: 'running', sweepAt: { $exists: false } }, { projection: { _id: 1, heartbeatAt: 1 } })) {
-      await this.attempts.updateOne({ _id: doc._id, status: 'running', heartbeatAt: doc.heartbeatAt, sweepAt: { $exists: false } }, { $set: { sweepAt: doc.heartbeatAt } });
-    }
+    await backfillMissing(this.attempts, 'sweepAt', { status: 'running' }, ['status', 'heartbeatAt'], [], (d) => ({ sweepAt: d.heartbeatAt }));
   }
 
   async insert(record: StageAttemptRecord): Promise<void> {

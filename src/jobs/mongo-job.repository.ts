@@ -1,3 +1,4 @@
+import { backfillMissing } from '../runtime/backfill';
 import { randomUUID } from 'node:crypto';
 import { Collection, Db, MongoServerError } from 'mongodb';
 import { JOB_STATES, type JobState } from '../lifecycle/job.types';
@@ -124,14 +125,8 @@ export class MongoJobRepository extends JobRepository {
    * jobs need nothing: a missing field reads as null.
    * @returns how many jobs were updated.
    */
-  private async backfillInFlightFields(): Promise<number> {
-    let n = 0;
-    const legacy = this.jobs.find({ state: { $in: [...SWEPT_JOB_STATES] }, sweepAt: { $exists: false } }, { projection: { _id: 1, tenantId: 1, state: 1, version: 1, updatedAt: 1 } });
-    for await (const doc of legacy) {
-      const r = await this.jobs.updateOne({ _id: doc._id, version: doc.version, sweepAt: { $exists: false } }, { $set: inFlightFields(doc.state, doc.tenantId, doc.updatedAt) });
-      n += r.modifiedCount;
-    }
-    return n;
+  private backfillInFlightFields(): Promise<number> {
+    return backfillMissing(this.jobs, 'sweepAt', { state: { $in: [...SWEPT_JOB_STATES] } }, ['version'], ['tenantId', 'state', 'updatedAt'], (d) => inFlightFields(d.state, d.tenantId, d.updatedAt));
   }
 
   async create(job: JobRecord): Promise<{ job: JobRecord; created: boolean }> {

@@ -1,3 +1,4 @@
+import { backfillMissing } from '../runtime/backfill';
 import { randomUUID } from 'node:crypto';
 import { Collection, Db, type Filter } from 'mongodb';
 import { decodeKeys, encodeKeys } from '../jobs/snapshot-codec';
@@ -58,9 +59,7 @@ export class MongoRunRepository {
     await this.runs.createIndex({ status: 1, updatedAt: 1 }, { name: 'status_updated' });
     await this.runs.createIndex({ sweepAt: 1 }, { name: 'sweep_at' });
     // Swept runs written before sweepAt existed (a concurrent commit, which writes it, wins).
-    for await (const doc of this.runs.find({ status: { $in: [...SWEPT_RUN_STATUSES] }, sweepAt: { $exists: false } }, { projection: { _id: 1, status: 1, version: 1, updatedAt: 1 } })) {
-      await this.runs.updateOne({ _id: doc._id, version: doc.version, sweepAt: { $exists: false } }, { $set: { sweepAt: sweepAtOf(doc.status, doc.updatedAt) } });
-    }
+    await backfillMissing(this.runs, 'sweepAt', { status: { $in: [...SWEPT_RUN_STATUSES] } }, ['version'], ['status', 'updatedAt'], (d) => ({ sweepAt: sweepAtOf(d.status, d.updatedAt) }));
   }
 
   async create(run: RunRecord): Promise<void> {

@@ -1,3 +1,4 @@
+import { backfillMissing } from '../runtime/backfill';
 import { newestFirst } from '../runtime/newest-first';
 import { Collection, Db, MongoServerError, type Filter } from 'mongodb';
 import type { Usage } from '../tools/tool.port';
@@ -72,9 +73,7 @@ export class StepAttemptRepository {
     await this.attempts.createIndex({ tool: 1, status: 1, endedAt: -1 }, { name: 'tool_ended' });
     await this.attempts.createIndex({ sweepAt: 1 }, { name: 'sweep_at' });
     // Running attempts written before sweepAt existed (a heartbeat or an end, which write it, win).
-    for await (const doc of this.attempts.find({ status: 'running', sweepAt: { $exists: false } } as Filter<Doc>, { projection: { _id: 1, heartbeatAt: 1 } })) {
-      await this.attempts.updateOne({ _id: doc._id, status: 'running', heartbeatAt: doc.heartbeatAt, sweepAt: { $exists: false } } as Filter<Doc>, { $set: { sweepAt: doc.heartbeatAt } });
-    }
+    await backfillMissing(this.attempts, 'sweepAt', { status: 'running' } as Filter<Doc>, ['status', 'heartbeatAt'], [], (d) => ({ sweepAt: d.heartbeatAt }));
   }
 
   /**
