@@ -86,7 +86,7 @@ import { pipelineBench, type PipelineResult } from './lib/pipelines';
 import { cliReport, dashboardReport, pipelineReport, report } from './lib/report';
 import { storeFloor, type StoreFloorResult } from './lib/store-floor';
 import { agentBoundScaling } from './lib/agent-bound';
-import { hotQueryTimes, prefill, removePrefill, type HotQueryTimes, type PrefillResult } from './lib/prefill';
+import { prefilledRepetitions, type HotQueryTimes, type PrefillResult } from './lib/prefill';
 
 const ROOT = path.resolve(__dirname, '..');
 const env = process.env;
@@ -262,17 +262,10 @@ async function main(): Promise<void> {
       if (firstConfig && cfg.prefillJobs > 0) {
         // The same repetitions with BENCH_PREFILL_JOBS finished jobs already in the collections.
         await orch.sampleCompleted(); // a finished lifecycle of this run to clone (the repetitions' were reset)
-        const emptyTimes = await hotQueryTimes(orch.db, 'bench');
-        const p = await prefill(orch.db, cfg.prefillJobs);
-        prefillInfo = { ...p, hotQueryMs: { empty: emptyTimes, prefilled: await hotQueryTimes(orch.db, 'bench') } };
-        for (const [q, ms] of Object.entries(prefillInfo.hotQueryMs.prefilled)) log(`  ${q}: ${prefillInfo.hotQueryMs.empty[q]} ms empty, ${ms} ms with ${p.jobsInCollection} jobs`);
-        log(`  prefilled ${p.jobs} finished jobs and ${p.attempts} attempt records in ${p.seconds} s (jobs: ${p.jobsInCollection}, stage_attempts: ${p.attemptsInCollection})`);
-        for (let r = 1; r <= cfg.runs; r++) {
-          const res = await saturated(ctx, orch, sizes.get(orch)!, cfg.submitParallel, cfg.satMaxS);
-          prefilled.push(res);
-          log(`  run ${r} saturated ${orch.name} ×${procs} with ${p.jobsInCollection} jobs in the collection: ${res.lifecyclesPerSecond}/s (${res.lifecycles}/${res.submitted} in ${res.seconds} s)`);
-        }
-        await removePrefill(orch.db);
+        const done = await prefilledRepetitions(orch.db, cfg.prefillJobs, cfg.runs, () => saturated(ctx, orch, sizes.get(orch)!, cfg.submitParallel, cfg.satMaxS), (r, res, jobs) =>
+          `  run ${r} saturated ${orch.name} ×${procs} with ${jobs} jobs in the collection: ${res.lifecyclesPerSecond}/s (${res.lifecycles}/${res.submitted} in ${res.seconds} s)`, log);
+        prefillInfo = done.info;
+        prefilled.push(...done.results);
       }
       for (const s of systems) {
         const peak = Math.max(...(await workerStats(s)).map((w) => w.maxRss));

@@ -129,3 +129,32 @@ export async function hotQueryTimes(db: Db, tenantId: string, reps = 15): Promis
   }
   return out;
 }
+
+/**
+ * The prefilled part of the saturated phase: times the hot queries on the collections as they
+ * are, inserts `n` finished jobs ({@link prefill}), times them again, runs `repetitions` of the
+ * phase (`repeat`, each result logged with `describe`), and removes the prefill.
+ * @returns what was prefilled with both timings, and the repetitions' results.
+ */
+export async function prefilledRepetitions<R>(
+  db: Db,
+  n: number,
+  repetitions: number,
+  repeat: () => Promise<R>,
+  describe: (r: number, res: R, jobsInCollection: number) => string,
+  log: (line: string) => void,
+): Promise<{ info: PrefillResult & { hotQueryMs: { empty: HotQueryTimes; prefilled: HotQueryTimes } }; results: R[] }> {
+  const empty = await hotQueryTimes(db, 'bench');
+  const p = await prefill(db, n);
+  const info = { ...p, hotQueryMs: { empty, prefilled: await hotQueryTimes(db, 'bench') } };
+  for (const [q, ms] of Object.entries(info.hotQueryMs.prefilled)) log(`  ${q}: ${empty[q]} ms empty, ${ms} ms with ${p.jobsInCollection} jobs`);
+  log(`  prefilled ${p.jobs} finished jobs and ${p.attempts} attempt records in ${p.seconds} s (jobs: ${p.jobsInCollection}, stage_attempts: ${p.attemptsInCollection})`);
+  const results: R[] = [];
+  for (let r = 1; r <= repetitions; r++) {
+    const res = await repeat();
+    results.push(res);
+    log(describe(r, res, p.jobsInCollection));
+  }
+  await removePrefill(db);
+  return { info, results };
+}
