@@ -132,14 +132,14 @@ export class MongoRunRepository {
     return new Map(docs.map((d) => [d._id, d.status]));
   }
 
-  /** The statuses of a template's last `n` ended runs of a tenant, newest first. */
-  async lastEndedStatuses(tenantId: string, template: string, n: number): Promise<RunStatus[]> {
+  /** A template's last `n` ended (or quarantined) runs of a tenant, newest first by `updatedAt` (index tenant_template_updated). */
+  async lastEnded(tenantId: string, template: string, n: number): Promise<{ id: string; status: RunStatus; updatedAt: Date }[]> {
     const docs = await this.runs
-      .find({ tenantId, 'template.name': template, status: { $in: ['succeeded', 'failed', 'quarantined', 'canceled'] } } as Filter<RunDocument>, { projection: { status: 1 } })
+      .find({ tenantId, 'template.name': template, status: { $in: ['succeeded', 'failed', 'quarantined', 'canceled'] } } as Filter<RunDocument>, { projection: { status: 1, updatedAt: 1 } })
       .sort({ updatedAt: -1 })
       .limit(n)
       .toArray();
-    return docs.map((d) => d.status);
+    return docs.map((d) => ({ id: d._id, status: d.status, updatedAt: d.updatedAt }));
   }
 
   rollForwardStale(olderThanMs: number, limit: number): Promise<number> {

@@ -20,13 +20,24 @@ interface TemplateDocument extends TemplateVersion {
   _id: string;
 }
 
-/** A paused template (Airflow's max_consecutive_failed_dag_runs): new runs get 409 TEMPLATE_QUARANTINED. */
+/**
+ * A template's pause (Airflow's max_consecutive_failed_dag_runs): while `reason` is set, new runs get
+ * 409 TEMPLATE_QUARANTINED. A release clears `reason` and stamps `releasedAt`, so that the failed
+ * runs before it no longer count towards a new pause.
+ */
 export interface TemplatePause {
   _id: string;
   tenantId: string;
   name: string;
-  reason: string;
+  reason: string | null;
   at: Date;
+  releasedAt?: Date;
+}
+
+/** A template's pause state: `reason` while paused; `releasedAt` of the last release, if any. */
+export interface PauseState {
+  reason: string | null;
+  releasedAt: Date | null;
 }
 
 /** Canonical JSON (sorted keys): tells whether a posted template equals the latest version. */
@@ -113,12 +124,19 @@ export class MongoTemplateRepository {
   }
 
   async pausedReason(tenantId: string, name: string): Promise<string | null> {
-    return (await this.pauses.findOne({ _id: `${tenantId}:${name}` }))?.reason ?? null;
+    return (await this.pauseState(tenantId, name)).reason;
   }
 
-  /** @returns whether it was paused. */
+  /** One read: whether the template is paused, and when it was last released. */
+  async pauseState(tenantId: string, name: string): Promise<PauseState> {
+    const doc = await this.pauses.findOne({ _id: `${tenantId}:${name}` });
+    return { reason: doc?.reason ?? null, releasedAt: doc?.releasedAt ?? null };
+  }
+
+  /** Clears the pause and stamps `releasedAt` (one single-document update). @returns whether it was paused. */
   async unpause(tenantId: string, name: string): Promise<boolean> {
-    return (await this.pauses.deleteOne({ _id: `${tenantId}:${name}` })).deletedCount === 1;
+    const res = await this.pauses.updateOne({ _id: `${tenantId}:${name}`, reason: { $ne: null } }, { $set: { reason: null, releasedAt: new Date() } });
+    return res.modifiedCount === 1;
   }
 }
 

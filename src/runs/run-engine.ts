@@ -112,7 +112,7 @@ export class RunEngine {
   async create(tenantId: string, name: string, version: number | undefined, inputs: Record<string, unknown>, actor: RunActor): Promise<RunRecord> {
     const tv = await this.templates.resolve(tenantId, name, version);
     if (!tv) throw new PipelineNotFoundError('TEMPLATE_NOT_FOUND', `template ${name}${version !== undefined ? `@${version}` : ''} not found`);
-    const paused = await this.templates.pausedReason(tenantId, name);
+    const paused = await this.pauseIfFailing(tenantId, name, tv.template.quarantineAfterConsecutiveFailures);
     if (paused) throw new TemplateQuarantinedError(name, paused);
     const machine = this.machines.get(tv.owner, tv.template, tv.version);
     const t = tv.template;
@@ -301,13 +301,28 @@ export class RunEngine {
     }
     const n = template.template.quarantineAfterConsecutiveFailures;
     if (n > 0 && before.status !== after.status && (after.status === 'failed' || after.status === 'quarantined')) {
-      const last = await this.runs.lastEndedStatuses(after.tenantId, after.template.name, n);
-      if (last.length === n && last.every((s) => s === 'failed' || s === 'quarantined')) {
-        await this.templates.pause(after.tenantId, after.template.name, `the last ${n} runs failed or were quarantined (quarantineAfterConsecutiveFailures ${n}); last: ${after.id}`);
-        this.log.warn(`template ${after.template.name} of tenant ${after.tenantId} paused after ${n} consecutive failed runs`);
-      }
+      await this.pauseIfFailing(after.tenantId, after.template.name, n);
     }
     return held;
+  }
+
+  /**
+   * The template's pause reason, pausing it first when its last `n` ended runs all failed or were
+   * quarantined and the newest of them ended after its last release (Airflow's
+   * max_consecutive_failed_dag_runs; `n` = 0 disables it). Called after a run's failing commit and
+   * again on admission, so a pause the failing commit's process did not write (it died, or it has not
+   * got there yet) still refuses the next run. @returns the reason, or null when not paused.
+   */
+  private async pauseIfFailing(tenantId: string, name: string, n: number): Promise<string | null> {
+    const state = await this.templates.pauseState(tenantId, name);
+    if (state.reason || n <= 0) return state.reason;
+    const last = await this.runs.lastEnded(tenantId, name, n);
+    if (last.length < n || !last.every((r) => r.status === 'failed' || r.status === 'quarantined')) return null;
+    if (state.releasedAt && last[0].updatedAt <= state.releasedAt) return null;
+    const reason = `the last ${n} runs failed or were quarantined (quarantineAfterConsecutiveFailures ${n}); last: ${last[0].id}`;
+    await this.templates.pause(tenantId, name, reason);
+    this.log.warn(`template ${name} of tenant ${tenantId} paused after ${n} consecutive failed runs`);
+    return reason;
   }
 }
 

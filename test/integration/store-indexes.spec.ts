@@ -38,6 +38,7 @@ const SERVED_BY: Record<string, string[]> = {
   'admission count (countActive)': ['in_flight_tenant', 'tenant'], // jobs; job_admissions by tenant
   'stale stage attempts (sweeper)': ['sweep_at'],
   'run sweeper scan (findStale)': ['sweep_at'],
+  "a template's last ended runs (its quarantine at admission)": ['tenant_template_updated'],
   'dead step attempts (sweeper)': ['sweep_at'],
   'recently lost step attempts (sweeper)': ['status_heartbeat'],
   'step attempts of a visit': ['run_step_visit'],
@@ -150,6 +151,7 @@ describe('hot queries use an index (explain on a server with real indexes)', () 
       ['run read', () => runs.findById('none')],
       ['run list', () => runs.list({ tenantId: 'tenant-none', limit: 50 } as never)],
       ['run sweeper scan (findStale)', () => runs.findStale(['running'], new Date(0), 100)],
+      ["a template's last ended runs (its quarantine at admission)", () => runs.lastEnded('tenant-none', 'tpl-none', 3)],
       ['step attempts of a visit', () => stepAttempts.listForVisit('none', 's1', 1)],
       ['dead step attempts (sweeper)', () => stepAttempts.findDead(new Date(0), 100)],
       ['recently lost step attempts (sweeper)', () => stepAttempts.findRecentlyLost(new Date(), 100)],

@@ -1,7 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startTestApp, type TestApp } from '../support/test-app';
+import type { MongoClient } from 'mongodb';
+import { MONGO_CLIENT } from '../../src/jobs/mongo.module';
+import { eventually, startTestApp, type TestApp } from '../support/test-app';
 import { getRun, postTemplate, sh, startRun, TENANT, waitForRun } from './support';
 
 /**
@@ -114,7 +116,21 @@ describe('pipeline templates, quarantine, router and progress over HTTP', () => 
       expect(refused.body.code).toBe('TEMPLATE_QUARANTINED');
       expect((await t.http.get('/pipeline-templates/fragile').set(TENANT).expect(200)).body.quarantined).toMatch(/last 2 runs failed/);
       await t.http.post('/pipeline-templates/fragile/release').set(TENANT).expect(200);
-      await t.http.post('/runs').set(TENANT).send({ template: 'fragile' }).expect(201);
+      // Released: the failures before the release no longer refuse; the next failure pauses it again
+      // (Airflow counts the last N runs, not the runs since the release).
+      await waitForRun(t, await startRun(t, 'fragile'), ['failed']);
+      await eventually(async () => ((await t.http.post('/runs').set(TENANT).send({ template: 'fragile' })).status === 409 ? true : undefined), 5_000, () => 'not paused again');
+    });
+
+    it('a pause the failing commit did not write (its process died first) still refuses the next run', async () => {
+      await postTemplate(t, { name: 'fragile-crash', quarantineAfterConsecutiveFailures: 2, steps: [sh('x', 'exit 1')] });
+      for (let i = 0; i < 2; i++) await waitForRun(t, await startRun(t, 'fragile-crash'), ['failed']);
+      const pauses = t.app.get<MongoClient>(MONGO_CLIENT).db(t.dbName).collection('template_pauses');
+      await eventually(async () => ((await pauses.countDocuments({ name: 'fragile-crash', reason: { $ne: null } })) ? true : undefined), 5_000, () => 'never paused');
+      await pauses.deleteMany({ name: 'fragile-crash' }); // as if the worker died between the run's commit and the pause
+      const refused = await t.http.post('/runs').set(TENANT).send({ template: 'fragile-crash' }).expect(409);
+      expect(refused.body.code).toBe('TEMPLATE_QUARANTINED');
+      expect((await t.http.get('/pipeline-templates/fragile-crash').set(TENANT).expect(200)).body.quarantined).toMatch(/last 2 runs failed/);
     });
   });
 
