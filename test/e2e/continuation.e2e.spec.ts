@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import { STAGE_QUEUE } from '../../src/queues/stage-queues';
 import type { Stage } from '../../src/lifecycle/job.types';
-import { drainQueues, issueBody, startTestApp, waitForState, type TestApp } from '../support/test-app';
+import { drainQueues, eventually, issueBody, startTestApp, waitForState, type TestApp } from '../support/test-app';
 
 /**
  * Continuation (STAGE_CONTINUE_MAX): a delivery goes on to the next stage in process when this
@@ -65,7 +65,8 @@ describe('continuation to the next stage in process', () => {
     const reviewing = t.queues.find((q) => q.name === STAGE_QUEUE.reviewing)!;
     const job = await waitForState(t, id, ['REVIEWING']);
     expect(job.version).toBe(2);
-    const message = await reviewing.getJob(`${id}-reviewing-2`);
+    // The message is sent just after the commit that entered REVIEWING: wait for it.
+    const message = await eventually(async () => reviewing.getJob(`${id}-reviewing-2`), 5_000, () => 'no reviewing message');
     expect(message?.data).toEqual({ jobId: id, tenantId: 'acme', stage: 'reviewing', version: 2 });
     expect(await message!.getState()).toBe('waiting');
     expect(t.calls.filter((c) => c.jobId === id).map((c) => c.stage)).toEqual(['planning', 'coding']);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { MongoClient } from 'mongodb';
 import { MONGO_CLIENT } from '../../src/jobs/mongo.module';
 import { eventually, startTestApp, type TestApp } from '../support/test-app';
-import { getRun, postTemplate, sh, startRun, TENANT, waitForRun } from './support';
+import { getRun, postTemplate, settledAttempts, sh, startRun, TENANT, waitForRun } from './support';
 
 /**
  * Pipelines end to end: templates over REST (validation, versions, YAML), quarantine of runs and
@@ -141,7 +141,7 @@ describe('pipeline templates, quarantine, router and progress over HTTP', () => 
       for (let i = 0; i < runs; i++) {
         const id = await startRun(t, `route-${capability}`);
         expect((await waitForRun(t, id, ['succeeded', 'failed'])).status).toBe('succeeded');
-        const [a] = (await t.http.get(`/runs/${id}/attempts`).set(TENANT).expect(200)).body;
+        const [a] = await settledAttempts(t, id);
         out.push(a);
       }
       return out;
@@ -170,8 +170,10 @@ describe('pipeline templates, quarantine, router and progress over HTTP', () => 
   it('progress: counts, percent, elapsed, and an ETA from the template\'s past durations', async () => {
     await postTemplate(t, { name: 'eta', steps: [sh('a', 'sleep 0.2'), sh('b', 'sleep 0.2', { needs: ['a'] })] });
     await waitForRun(t, await startRun(t, 'eta'), ['succeeded']);
+    // The first run's durations are recorded when it ends, in the background (StepDurations): wait for them.
+    const durations = t.app.get<MongoClient>(MONGO_CLIENT).db(t.dbName).collection<{ steps: Record<string, number[]> }>('step_durations');
+    await eventually(async () => ((await durations.findOne({ 'steps.b': { $exists: true } })) ? true : undefined), 10_000, () => 'durations of the first run not recorded');
     const id = await startRun(t, 'eta');
-    // The first run's durations are recorded when it ends, in the background (StepDurations).
     let p = (await t.http.get(`/runs/${id}/progress`).set(TENANT).expect(200)).body;
     for (const until = Date.now() + 5000; !(p.etaMs > 0) && p.done === 0 && Date.now() < until; ) {
       await new Promise((r) => setTimeout(r, 50));

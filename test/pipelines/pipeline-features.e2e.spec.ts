@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { eventually, startTestApp, type TestApp } from '../support/test-app';
-import { getRun, postTemplate, runEvents, sh, startRun, TENANT, waitForRun } from './support';
+import { getRun, postTemplate, runEvents, settledAttempts, sh, startRun, TENANT, waitForRun } from './support';
 
 /** A process is alive (signal 0). */
 function alive(pid: number): boolean {
@@ -169,7 +169,7 @@ describe('pipeline features over HTTP (real step worker, Redis, MongoDB-wire, su
         [verdict.id, 'use', verdict.sha256],
       ]),
     );
-    const attempts = (await t.http.get(`/runs/${id}/attempts`).set(TENANT).expect(200)).body as { step: string; stdoutTail: string; produced: string[] }[];
+    const attempts = await settledAttempts<{ step: string; stdoutTail: string; produced: string[] }>(t, id);
     expect(attempts.find((a) => a.step === 'use')!.stdoutTail).toContain('helloworld {"ok":true}');
     expect(attempts.find((a) => a.step === 'make')!.produced.sort()).toEqual([parts.id, verdict.id].sort());
     const lineage = (await t.http.get(`/artifacts/${encodeURIComponent(parts.id)}/lineage`).set(TENANT).expect(200)).body;

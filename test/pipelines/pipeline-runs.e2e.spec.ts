@@ -4,7 +4,7 @@ import type { Queue } from 'bullmq';
 import { STEP_QUEUE, stepMessageId, type StepMessage } from '../../src/runs/step-queue';
 import { readEvents } from '../support/sse-client';
 import { startTestApp, type TestApp } from '../support/test-app';
-import { getRun, postTemplate, runEvents, sh, startRun, succeededOrder, TENANT, waitForRun } from './support';
+import { getRun, postTemplate, runEvents, settledAttempts, sh, startRun, succeededOrder, TENANT, waitForRun } from './support';
 
 /**
  * Pipelines end to end over HTTP with the real step worker (BullMQ on Redis), the MongoDB-wire
@@ -36,7 +36,7 @@ describe('pipeline runs over HTTP (real step worker, Redis, MongoDB-wire, shell 
     await postTemplate(t, { name: 'two-jobs', steps: [sh('job1', 'sleep 0.3; date +%s%N > first'), sh('job2', 'test -f first && date +%s%N', { needs: ['job1'] })] });
     const id = await startRun(t, 'two-jobs');
     expect((await waitForRun(t, id, ['succeeded', 'failed'])).status).toBe('succeeded');
-    const attempts = (await t.http.get(`/runs/${id}/attempts`).set(TENANT).expect(200)).body as { step: string; startedAt: string; endedAt: string }[];
+    const attempts = await settledAttempts<{ step: string; startedAt: string; endedAt: string }>(t, id);
     const job1 = attempts.find((a) => a.step === 'job1')!;
     const job2 = attempts.find((a) => a.step === 'job2')!;
     expect(Date.parse(job2.startedAt)).toBeGreaterThanOrEqual(Date.parse(job1.endedAt));
@@ -82,7 +82,7 @@ describe('pipeline runs over HTTP (real step worker, Redis, MongoDB-wire, shell 
     await postTemplate(t, { name: 'wide', maxParallel: 3, steps });
     const id = await startRun(t, 'wide');
     expect((await waitForRun(t, id, ['succeeded', 'failed'])).status).toBe('succeeded');
-    const attempts = (await t.http.get(`/runs/${id}/attempts`).set(TENANT).expect(200)).body as { startedAt: string; endedAt: string }[];
+    const attempts = await settledAttempts<{ startedAt: string; endedAt: string }>(t, id);
     expect(attempts).toHaveLength(6);
     const points = attempts.flatMap((a) => [
       { at: Date.parse(a.startedAt), d: 1 },
@@ -112,7 +112,7 @@ describe('pipeline runs over HTTP (real step worker, Redis, MongoDB-wire, shell 
     await postTemplate(t, { name: 'flaky', steps: [sh('flaky', 'n=$(cat ../count 2>/dev/null || echo 0); n=$((n+1)); echo $n > ../count; [ $n -ge 3 ]', { retries: { attempts: 3, backoffMs: 50 } })] });
     const id = await startRun(t, 'flaky');
     expect((await waitForRun(t, id, ['succeeded', 'failed'])).status).toBe('succeeded');
-    const attempts = (await t.http.get(`/runs/${id}/attempts`).set(TENANT).expect(200)).body as { attempt: number; status: string; error: { code: string } | null }[];
+    const attempts = await settledAttempts<{ attempt: number; status: string; error: { code: string } | null }>(t, id);
     expect(attempts.map((a) => [a.attempt, a.status])).toEqual([
       [1, 'failed'],
       [2, 'failed'],
@@ -134,7 +134,7 @@ describe('pipeline runs over HTTP (real step worker, Redis, MongoDB-wire, shell 
     }
     expect(first?.returnvalue).toMatchObject({ outcome: 'succeeded', ran: ['a', 'b', 'c'] });
     for (const step of ['b', 'c']) expect(await queue.getJob(stepMessageId({ runId: id, step, visit: 1 }))).toBeUndefined();
-    const attempts = (await t.http.get(`/runs/${id}/attempts`).set(TENANT).expect(200)).body as { step: string; attempt: number; status: string }[];
+    const attempts = await settledAttempts<{ step: string; attempt: number; status: string }>(t, id);
     expect(attempts.map((a) => [a.step, a.attempt, a.status])).toEqual([
       ['a', 1, 'succeeded'],
       ['b', 1, 'succeeded'],
@@ -152,7 +152,7 @@ describe('pipeline runs over HTTP (real step worker, Redis, MongoDB-wire, shell 
     const b = await queue.getJob(stepMessageId({ runId: id, step: 'b', visit: 1 }));
     expect(b?.data.attemptsBefore).toBe(1);
     expect(b?.opts.attempts).toBe(2); // the rest of retries.attempts
-    const attempts = (await t.http.get(`/runs/${id}/attempts`).set(TENANT).expect(200)).body as { step: string; attempt: number; status: string }[];
+    const attempts = await settledAttempts<{ step: string; attempt: number; status: string }>(t, id);
     expect(attempts.map((a) => [a.step, a.attempt, a.status])).toEqual([
       ['a', 1, 'succeeded'],
       ['b', 1, 'failed'],

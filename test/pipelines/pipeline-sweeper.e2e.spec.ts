@@ -6,7 +6,7 @@ import { MongoClient } from 'mongodb';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually, startTestApp, uniqueName, type TestApp } from '../support/test-app';
-import { getRun, postTemplate, sh, startRun, waitForRun } from './support';
+import { getRun, postTemplate, settledAttempts, sh, startRun, waitForRun } from './support';
 
 /**
  * The outbox repair for runs: a run committed with a step in `running` whose message was lost (a
@@ -28,7 +28,7 @@ describe('pipeline runs: the sweeper re-sends a lost step message and removes en
   it('a run whose step message is gone completes once a worker with the sweeper runs', async () => {
     // An API process only: the run is committed with its first step running, nothing runs it.
     api = await startTestApp('pipesweep', { QUEUE_PREFIX: prefix, MONGODB_DB: prefix }, { stages: [] });
-    await postTemplate(api, { name: 'lost', steps: [sh('only', 'echo ran')] });
+    await postTemplate(api, { name: 'lost', steps: [sh('only', 'pwd')] });
     const id = await startRun(api, 'lost');
     const queue = api.app.get<Queue>(getQueueToken(STEP_QUEUE));
     const message = await queue.getJob(stepMessageId({ runId: id, step: 'only', visit: 1 }));
@@ -39,10 +39,10 @@ describe('pipeline runs: the sweeper re-sends a lost step message and removes en
     worker = await startTestApp('pipesweep', { QUEUE_PREFIX: prefix, MONGODB_DB: prefix, SWEEP_INTERVAL_MS: '200', SWEEP_GRACE_MS: '1000', PIPELINE_WORK_ROOT: workRoot });
     const run = await waitForRun(worker, id, ['succeeded', 'failed'], 20_000);
     expect(run.status).toBe('succeeded');
-    const attempts = (await worker.http.get(`/runs/${id}/attempts`).set({ 'x-tenant-id': 'acme' }).expect(200)).body as { step: string }[];
+    const attempts = await settledAttempts<{ step: string; stdoutTail: string }>(worker, id);
     expect(attempts.map((a) => a.step)).toEqual(['only']);
-    // The ended run's workspace on this worker is removed by a later pass (after the grace period).
-    expect(existsSync(join(workRoot, id))).toBe(true);
+    expect(attempts[0].stdoutTail).toContain(join(workRoot, id)); // it ran in the run's workspace on this worker…
+    // …which a later pass removes, the run having ended (after the grace period).
     await eventually(async () => (existsSync(join(workRoot, id)) ? undefined : true), 10_000, () => `workspace ${join(workRoot, id)} still there`);
   });
 

@@ -31,6 +31,24 @@ export async function getRun(t: TestApp, id: string): Promise<RunView> {
   return (await t.http.get(`/runs/${id}`).set(TENANT).expect(200)).body as RunView;
 }
 
+/**
+ * A run's step attempts (`GET /runs/:id/attempts`) once none of them is `running`. A succeeded
+ * step's attempt is recorded just after the run's commit that took its result (reported first,
+ * recorded after: src/runs/step-work.ts), so a run can read `succeeded` a moment before its last
+ * attempt does.
+ */
+export async function settledAttempts<T = any>(t: TestApp, id: string, timeoutMs = 10_000): Promise<T[]> {
+  const read = async () => (await t.http.get(`/runs/${id}/attempts`).set(TENANT).expect(200)).body as { status: string }[];
+  return eventually(
+    async () => {
+      const attempts = await read();
+      return attempts.some((a) => a.status === 'running') ? undefined : (attempts as T[]);
+    },
+    timeoutMs,
+    async () => `run ${id}: attempts still running: ${JSON.stringify(await read())}`,
+  );
+}
+
 /** Waits until the run is in one of `statuses`. */
 export async function waitForRun(t: TestApp, id: string, statuses: string[], timeoutMs = 30_000): Promise<RunView> {
   return eventually(

@@ -1,8 +1,9 @@
 import { useCallback } from 'react';
 import { api } from '../api/endpoints';
-import type { Artifact, JobDetail, StageAttempt } from '../api/types';
+import { stageOfState, type Artifact, type JobDetail, type StageAttempt } from '../api/types';
 import { useDebounced, useResource, useThrottled, type Resource } from '../common/useResource';
 import { useLiveEvents } from '../live/LiveEvents';
+import { useSettleReloads } from '../common/useSettleReloads';
 
 export interface JobData {
   detail: Resource<JobDetail>;
@@ -15,7 +16,9 @@ export interface JobData {
 
 /**
  * Everything the job page shows, reloaded when a live `job` event for this job arrives (the
- * statechart too); a live log line of an attempt not listed yet reloads the attempts.
+ * statechart too); a live log line of an attempt not listed yet reloads the attempts. An attempt
+ * still `running` in a stage the job has left (its record is finished just after the commit, e.g.
+ * the aborted attempt after CANCEL) gets follow-up reloads until it settles (useSettleReloads).
  */
 export function useJobData(id: string, onLogKey?: (stage: string, attempt: number) => void): JobData {
   const detail = useResource((s) => api.getJob(id, s), id);
@@ -37,9 +40,16 @@ export function useJobData(id: string, onLogKey?: (stage: string, attempt: numbe
     [attempts.data],
   );
 
+  const job = detail.data;
+  const lagging = !!job && !!attempts.data && !attempts.loading && attempts.data.some((a) => a.status === 'running' && a.stage !== stageOfState(job.state));
+  const settle = useSettleReloads(lagging, attempts.data, attempts.reload);
+
   useLiveEvents((e) => {
     if (e.kind === 'run' || e.jobId !== id) return;
-    if (e.kind === 'job') refresh();
+    if (e.kind === 'job') {
+      settle();
+      refresh();
+    }
     else {
       onLogKey?.(e.line.stage, e.line.attempt);
       if (!known(e.line.stage, e.line.attempt)) refreshAttempts();

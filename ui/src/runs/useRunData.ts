@@ -1,8 +1,9 @@
-import { useEffect, useRef } from 'react';
+import { useCallback } from 'react';
 import { api } from '../api/endpoints';
 import type { PipelineRun, RunArtifacts, RunAuditEvent, StepAttemptRecord, TemplateVersion } from '../api/types';
 import { useDebounced, useResource, type Resource } from '../common/useResource';
 import { useLiveEvents } from '../live/LiveEvents';
+import { useSettleReloads } from '../common/useSettleReloads';
 import { attemptsUnsettled } from './steps';
 
 export interface RunData {
@@ -16,9 +17,6 @@ export interface RunData {
   /** Reloads everything (debounced). */
   refresh: () => void;
 }
-
-/** Follow-up reloads of the attempts after a live event while they lag the run (see attemptsUnsettled). */
-const SETTLE_DELAYS_MS = [250, 500, 1000, 2000, 4000];
 
 /**
  * Everything the run page shows, reloaded when a live `run` event of this run arrives on the
@@ -36,7 +34,6 @@ export function useRunData(id: string): RunData {
   const templateKey = t ? `${t.name}@${t.version}` : '';
   const template = useResource((s) => (t ? api.template(t.name, t.version, s) : Promise.resolve(null)), templateKey);
 
-  const settled = useRef(0);
   const refresh = useDebounced(() => {
     run.reload();
     chart.reload();
@@ -45,25 +42,26 @@ export function useRunData(id: string): RunData {
     artifacts.reload();
   }, 150);
 
+  const lagging = !!run.data && !!attempts.data && !attempts.loading && attemptsUnsettled(run.data, attempts.data);
+  const { reload: reloadAttempts } = attempts;
+  const { reload: reloadArtifacts } = artifacts;
+  const settle = useSettleReloads(
+    lagging,
+    attempts.data,
+    useCallback(() => {
+      reloadAttempts();
+      reloadArtifacts();
+    }, [reloadAttempts, reloadArtifacts]),
+  );
+
   useLiveEvents(
     (e) => {
       if (e.kind !== 'run' || e.runId !== id) return;
-      settled.current = 0;
+      settle();
       refresh();
     },
     refresh,
   );
-
-  const lagging = run.data && attempts.data && !attempts.loading ? attemptsUnsettled(run.data, attempts.data) : false;
-  useEffect(() => {
-    if (!lagging || settled.current >= SETTLE_DELAYS_MS.length) return;
-    const timer = setTimeout(() => {
-      settled.current++;
-      attempts.reload();
-      artifacts.reload();
-    }, SETTLE_DELAYS_MS[settled.current]);
-    return () => clearTimeout(timer);
-  }, [lagging, attempts.data, attempts.reload, artifacts.reload]);
 
   return { run, chart, events, attempts, artifacts, template, refresh };
 }
