@@ -49,8 +49,7 @@ export function useJobData(id: string, onLogKey?: (stage: string, attempt: numbe
     if (e.kind === 'job') {
       settle();
       refresh();
-    }
-    else {
+    } else {
       onLogKey?.(e.line.stage, e.line.attempt);
       if (!known(e.line.stage, e.line.attempt)) refreshAttempts();
     }
