@@ -33,12 +33,10 @@
  * DEMO_TIMEOUT_MS (default 60000) bounds the wait for the jobs.
  */
 import { spawnSync } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { WebhookDefinition } from '@octokit/webhooks-examples';
-import { Webhooks } from '@octokit/webhooks';
 import { MongoClient } from 'mongodb';
 import type { JobError, JobState, TransitionRecord } from '../src/lifecycle/job.types';
 import { MongoTenantRepository } from '../src/tenants/mongo-tenant.repository';
@@ -47,6 +45,8 @@ import { realHands } from './demo-real-hands';
 import { pipelineDemo } from './demo-pipeline';
 import { dropRunData } from './lib/run-data';
 import { MAIN_JS, ScriptAbort, ServiceProcess, type Answer } from './lib/service-process';
+import { table, wrap } from './lib/text';
+import { examples, signedDelivery, variant, type Payload } from './lib/webhook-examples';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -77,28 +77,6 @@ let t0 = Date.now();
 const ms = (at: number = Date.now()) => `+${String(Math.max(0, at - t0)).padStart(5)} ms`;
 const say = (line = '') => process.stdout.write(`${line}\n`);
 const ok = (pass: boolean) => (pass ? '✓' : '✗');
-
-/** Plain-text table: columns padded to their widest cell, the last one left ragged. */
-function table(header: string[], rows: string[][]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
-}
-
-/** Joins `parts` with `sep`, wrapping to lines of at most `width` characters, each led by `indent`. */
-function wrap(parts: string[], sep: string, width: number, indent: string): string[] {
-  const lines: string[] = [];
-  let cur = '';
-  for (const p of parts) {
-    const next = cur ? cur + sep + p : p;
-    if (cur && indent.length + next.length > width) {
-      lines.push(indent + cur + sep.trimEnd());
-      cur = p;
-    } else cur = next;
-  }
-  if (cur) lines.push(indent + cur);
-  return lines;
-}
 
 /* ------------------------------------------------------------------------------------------ */
 /* the child service                                                                           */
@@ -199,39 +177,10 @@ interface WebhookAnswer {
 /* deliveries                                                                                  */
 /* ------------------------------------------------------------------------------------------ */
 
-type Payload = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-const definitions = require('@octokit/webhooks-examples') as WebhookDefinition[];
-
-function examples(name: string): Payload[] {
-  const def = definitions.find((d) => d.name === name);
-  if (!def) throw new DemoAbort(`@octokit/webhooks-examples has no '${name}' examples`);
-  return def.examples as unknown as Payload[];
-}
-
 /** Signs with `secret` and POSTs to /webhooks/github like GitHub does. */
 async function deliver(event: string, payload: Payload, secret: string): Promise<Answer<WebhookAnswer>> {
-  const raw = JSON.stringify(payload);
-  const signature = await new Webhooks({ secret }).sign(raw);
-  return http<WebhookAnswer>(
-    'POST',
-    '/webhooks/github',
-    { 'X-GitHub-Event': event, 'X-GitHub-Delivery': randomUUID(), 'X-Hub-Signature-256': signature, 'User-Agent': 'GitHub-Hookshot/demo' },
-    raw,
-  );
-}
-
-/** A real `opened` payload turned into another issue of the same repository. */
-function variant(template: Payload, n: number, title: string, directives: string[]): Payload {
-  const p = structuredClone(template);
-  const base = String(p.issue.html_url).replace(/\/\d+$/, '');
-  p.issue.number = n;
-  p.issue.id = Number(p.issue.id) + n;
-  p.issue.title = title;
-  p.issue.html_url = `${base}/${n}`;
-  p.issue.url = String(p.issue.url).replace(/\/\d+$/, `/${n}`);
-  p.issue.body = `${title}.\n\n${directives.map((d) => `mock: ${d}`).join('\n')}\n`;
-  return p;
+  const { headers, raw } = await signedDelivery(event, payload, secret);
+  return http<WebhookAnswer>('POST', '/webhooks/github', headers, raw);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -582,7 +531,7 @@ demo().then(
   (e: unknown) => {
     if (interruptedBy) return; // the signal handler is already cleaning up
     say(`\ndemo failed: ${e instanceof Error ? e.message : String(e)}`);
-    if (!(e instanceof DemoAbort) && e instanceof Error && e.stack) say(e.stack);
+    if (!(e instanceof ScriptAbort) && e instanceof Error && e.stack) say(e.stack);
     if (service) printTail(service);
     finish(1);
   },
