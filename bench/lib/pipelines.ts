@@ -15,6 +15,10 @@
  * concurrency; the bench adds each run's `prep` job (as POST /runs starts a run) and counts runs by
  * the `completed` events of their `join` (QueueEvents), BENCH_PIPELINE_PARALLEL in flight.
  *
+ * Store floor, same run, after each pair: bench/lib/pipeline-floor.ts — the step's MongoDB records
+ * alone (attempt insert and end, the run's group commits) through the real repositories, per step
+ * and batched per event-loop turn: the most any orchestrator writing those records could reach.
+ *
  * steps/s = 20 × runs completed / seconds from the first start to the last end. Each side has a
  * warm-up round, then BENCH_PIPELINE_REPS repetitions of BENCH_PIPELINE_RUNS runs (more for a side
  * that would finish them in < BENCH_PIPELINE_MIN_S at its warm-up rate: the peer), alternated in
@@ -23,14 +27,17 @@
  */
 import { BSON, MongoClient } from 'mongodb';
 import Redis from 'ioredis';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { ServiceProcess } from '../../scripts/lib/service-process';
-import { diffCounts, median, percentile, procCpuMs, procRss, redisCommandStats, redisInfoField, sum } from './measure';
+import { diffCounts, median, percentile, procCpuMs, procRss, redisCommandStats, sum } from './measure';
 import { BENCH_PIPELINE_TEMPLATE, FAN, FlowSide, OrchestratorSide, STEPS_PER_RUN, TEMPLATE_NAME, closedLoop, killOnExit, serviceStats } from './pipeline-sides';
 import { monitoredUri } from './systems';
+import { soakRuns, type PipelineSoak } from './pipeline-soak';
+
+export { rssFlatness, type PipelineSoak, type RssSample } from './pipeline-soak';
+import { pipelineFloor, succeededRun, type PipelineFloorResult } from './pipeline-floor';
 
 export { BENCH_PIPELINE_TEMPLATE, STEPS_PER_RUN } from './pipeline-sides';
 
@@ -93,27 +100,6 @@ export interface PipelineRound {
   mongoMsByCollection: Record<string, number>;
 }
 
-export interface RssSample {
-  /** Seconds since the soak started. */
-  at: number;
-  runs: number;
-  rssMb: number;
-  heapUsedMb: number;
-}
-
-export interface PipelineSoak {
-  runs: number;
-  unsuccessful: number;
-  seconds: number;
-  stepsPerSecond: number;
-  sampleEveryS: number;
-  samples: RssSample[];
-  rss: ReturnType<typeof rssFlatness>;
-  /** Entries left under PIPELINE_WORK_ROOT at the end (the sweeper removes ended runs' directories SWEEP_GRACE_MS after their last write, up to 100 per pass). */
-  workDirsLeft: number;
-  redisUsedMemoryMb: { start: number; end: number };
-}
-
 export interface PipelineResult {
   template: { name: string; steps: number; fan: number; maxParallel: number };
   store: string;
@@ -125,6 +111,13 @@ export interface PipelineResult {
   reps: number;
   orchestrator: PipelineRound;
   flowProducer: PipelineRound;
+  /**
+   * The store floor (bench/lib/pipeline-floor.ts): the records a durable step needs, alone, one
+   * round per repetition after its pair; the median round, and each round's steps/s.
+   */
+  floor?: PipelineFloorResult & { rounds: number[] };
+  /** The same with the attempt records batched per event-loop turn (`batched` mode). */
+  floorBatched?: PipelineFloorResult & { rounds: number[] };
   /** Orchestrator steps/s ÷ FlowProducer steps/s (of the medians); target ≥ 0.5. */
   ratio: number;
   /** Each repetition's ratio (its two rounds back to back). */
@@ -137,44 +130,11 @@ export interface PipelineResult {
   rounds: PipelineRound[];
 }
 
-/**
- * RSS flatness over a soak. Warm-up = the samples before 10 % of the soak's runs were done;
- * start = median RSS of the samples from 10 % to 30 % of the runs; end = median of the samples
- * from 80 % of the runs on; growth = end / start − 1 (flat: < 10 %). Medians of windows, not single
- * samples, so a GC sawtooth does not decide it. Also the least-squares slope of RSS over runs after
- * the warm-up (MB per 1,000 runs), the first and last sample and the peak.
- */
-export function rssFlatness(samples: RssSample[], totalRuns: number) {
-  const window = (from: number, to: number, pick: (s: RssSample) => number = (s) => s.rssMb) => samples.filter((s) => s.runs >= from * totalRuns && s.runs <= to * totalRuns).map(pick);
-  const after = samples.filter((s) => s.runs >= 0.1 * totalRuns);
-  const start = median(window(0.1, 0.3));
-  const end = median(window(0.8, 1));
-  const n = after.length;
-  const mx = after.reduce((a, s) => a + s.runs, 0) / n;
-  const my = after.reduce((a, s) => a + s.rssMb, 0) / n;
-  const slope = after.reduce((a, s) => a + (s.runs - mx) * (s.rssMb - my), 0) / after.reduce((a, s) => a + (s.runs - mx) ** 2, 0);
-  const growthPct = round(((end - start) / start) * 100, 1);
-  const heapStart = median(window(0.1, 0.3, (s) => s.heapUsedMb));
-  const heapEnd = median(window(0.8, 1, (s) => s.heapUsedMb));
-  return {
-    /** The same windows' medians of the V8 heap in use. */
-    heapUsed: { startMb: round(heapStart), endMb: round(heapEnd), growthPct: round(((heapEnd - heapStart) / heapStart) * 100, 1) },
-    firstMb: samples[0]?.rssMb ?? NaN,
-    startMb: round(start),
-    endMb: round(end),
-    lastMb: samples.at(-1)?.rssMb ?? NaN,
-    peakMb: Math.max(...samples.map((s) => s.rssMb)),
-    growthPct,
-    slopeMbPer1000Runs: round(slope * 1000, 2),
-    flat: Number.isFinite(growthPct) ? growthPct < 10 : null,
-  };
-}
-
 export async function pipelineBench(opts: PipelineBenchOptions): Promise<PipelineResult> {
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'aicd-bench-pipelines-'));
   const workRoot = path.join(scratch, 'runs');
   const db = `${opts.prefix}_pipelines`;
-  const mongo = await MongoClient.connect(opts.mongoUri);
+  const mongo = await MongoClient.connect(opts.mongoUri, { monitorCommands: true }); // the store floor counts its commands
   const redis = new Redis(opts.redisUrl);
   let service: ServiceProcess | undefined;
   let orch: OrchestratorSide | undefined;
@@ -271,6 +231,8 @@ export async function pipelineBench(opts: PipelineBenchOptions): Promise<Pipelin
     const runsPerSide = { flowproducer: await size('flowproducer'), orchestrator: await size('orchestrator') };
     const rounds: PipelineRound[] = [];
     const paired: number[] = [];
+    const floorRounds: PipelineFloorResult[] = [];
+    const batchedRounds: PipelineFloorResult[] = [];
     for (let rep = 1; rep <= opts.pipelineReps; rep++) {
       // ABBA: odd repetitions start with the peer, even ones with the orchestrator.
       const order: ('orchestrator' | 'flowproducer')[] = rep % 2 ? ['flowproducer', 'orchestrator'] : ['orchestrator', 'flowproducer'];
@@ -282,7 +244,20 @@ export async function pipelineBench(opts: PipelineBenchOptions): Promise<Pipelin
         say(r, `run ${rep}`);
       }
       paired.push(round(pair.orchestrator.stepsPerSecond / pair.flowproducer.stepsPerSecond, 3));
+      const sample = await succeededRun(mongo, db);
+      if (sample) {
+        for (const mode of ['per-step', 'batched'] as const) {
+          const fr = await pipelineFloor(mongo, `${db}_floor`, sample, runsPerSide.orchestrator, opts.pipelineParallel, opts.pipelineConcurrency, opts.storeCpuMs, mode);
+          (mode === 'batched' ? batchedRounds : floorRounds).push(fr);
+          opts.log(`  run ${rep} store floor, ${mode}: ${fr.stepsPerSecond} steps/s (${fr.runs} runs in ${fr.seconds} s; ${fr.mongoOpsPerStep} MongoDB ops/step, store CPU ${fr.storeCpuMsPerStep} ms/step)`);
+        }
+      }
     }
+    const medianFloor = (rs: PipelineFloorResult[]) => {
+      const m = rs.slice().sort((a, b) => a.stepsPerSecond - b.stepsPerSecond)[Math.floor((rs.length - 1) / 2)];
+      return m && { ...m, rounds: rs.map((r) => r.stepsPerSecond) };
+    };
+    const [floor, floorBatched] = [medianFloor(floorRounds), medianFloor(batchedRounds)];
     await flow.close();
     flow = undefined;
     const medianRound = (side: PipelineRound['side']): PipelineRound => {
@@ -309,44 +284,9 @@ export async function pipelineBench(opts: PipelineBenchOptions): Promise<Pipelin
       version: doc?.version ?? NaN,
     };
 
-    let soak: PipelineSoak | undefined;
-    if (opts.pipelineSoakRuns > 0) {
-      opts.log(`  soak: ${opts.pipelineSoakRuns} runs, ${opts.pipelineParallel} in flight, service RSS every ${opts.pipelineSampleS} s`);
-      const samples: RssSample[] = [];
-      let done = 0;
-      const t0 = performance.now();
-      const sample = async () => {
-        const heap = (await serviceStats(statsFile))?.heapUsed ?? NaN;
-        samples.push({ at: round((performance.now() - t0) / 1000, 1), runs: done, rssMb: mb(procRss(pid).rss), heapUsedMb: mb(heap) });
-      };
-      const redisStart = mb(Number(await redisInfoField(redis, 'memory', 'used_memory')));
-      await sample();
-      const timer = setInterval(() => {
-        void sample().then(() => {
-          const last = samples.at(-1)!;
-          if (samples.length % 6 === 0) opts.log(`  soak: ${done} runs in ${last.at} s, RSS ${last.rssMb} MB, heapUsed ${last.heapUsedMb} MB`);
-        });
-      }, opts.pipelineSampleS * 1000);
-      let r;
-      try {
-        r = await closedLoop(opts.pipelineSoakRuns, opts.pipelineParallel, () => orch!.run(), (d) => (done = d));
-      } finally {
-        clearInterval(timer);
-      }
-      await sample();
-      soak = {
-        runs: opts.pipelineSoakRuns,
-        unsuccessful: r.unsuccessful,
-        seconds: round(r.seconds),
-        stepsPerSecond: round((opts.pipelineSoakRuns * STEPS_PER_RUN) / r.seconds),
-        sampleEveryS: opts.pipelineSampleS,
-        samples,
-        rss: rssFlatness(samples, opts.pipelineSoakRuns),
-        workDirsLeft: readdirSync(workRoot).length,
-        redisUsedMemoryMb: { start: redisStart, end: mb(Number(await redisInfoField(redis, 'memory', 'used_memory'))) },
-      };
-      opts.log(`  soak: ${soak.runs} runs in ${soak.seconds} s (${soak.stepsPerSecond} steps/s); RSS start ${soak.rss.startMb} → end ${soak.rss.endMb} MB (${soak.rss.growthPct} %), peak ${soak.rss.peakMb} MB`);
-    }
+    const soak = opts.pipelineSoakRuns > 0
+      ? await soakRuns({ runs: opts.pipelineSoakRuns, parallel: opts.pipelineParallel, sampleS: opts.pipelineSampleS, log: opts.log }, () => orch!.run(), pid, statsFile, redis, workRoot)
+      : undefined;
     return {
       template: { name: TEMPLATE_NAME, steps: STEPS_PER_RUN, fan: FAN, maxParallel: BENCH_PIPELINE_TEMPLATE.maxParallel },
       store: '',
@@ -357,6 +297,8 @@ export async function pipelineBench(opts: PipelineBenchOptions): Promise<Pipelin
       reps: opts.pipelineReps,
       orchestrator: o,
       flowProducer: f,
+      floor,
+      floorBatched,
       ratio: round(o.stepsPerSecond / f.stepsPerSecond, 3),
       pairedRatios: paired,
       runDocument,

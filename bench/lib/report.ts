@@ -139,6 +139,14 @@ export function pipelineReport(p: PipelineResult & { store: string }): string {
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     `| orchestrator (POST /runs, one all-in-one service) | ${o.stepsPerSecond} | ${o.runMs.p50} | ${o.runMs.p95} | ${o.processCpuMsPerStep} | ${o.redisCpuMsPerStep} | ${o.redisCommandsPerStep} | ${o.mongoOpsPerStep} | ${o.storeCpuMsPerStep} |`,
     `| raw peer: BullMQ FlowProducer (prep job, then flow join ← ${p.template.fan}) | ${f.stepsPerSecond} | ${f.runMs.p50} | ${f.runMs.p95} | ${f.processCpuMsPerStep} | ${f.redisCpuMsPerStep} | ${f.redisCommandsPerStep} | 0 | – |`,
+    ...(p.floor
+      ? [
+          `| store floor: the step's records alone (attempt insert + end, ${p.floor.commitsPerRun} run commits per run, ${p.floor.commitMode}; bench process) | ${p.floor.stepsPerSecond} | – | – | ${p.floor.clientCpuMsPerStep} | – | 0 | ${p.floor.mongoOpsPerStep} | ${p.floor.storeCpuMsPerStep} |`,
+          ...(p.floorBatched
+            ? [`| store floor, attempt records batched per event-loop turn (insertMany, bulkWrite) | ${p.floorBatched.stepsPerSecond} | – | – | ${p.floorBatched.clientCpuMsPerStep} | – | 0 | ${p.floorBatched.mongoOpsPerStep} | ${p.floorBatched.storeCpuMsPerStep} |`]
+            : []),
+        ]
+      : []),
     '',
     `MongoDB ops per step (orchestrator): ${Object.entries(o.mongoOpsByCommand).map(([k, v]) => `${k} ${v}`).join(', ')}; by collection: ${Object.entries(o.mongoOpsByCollection ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')}; driver ms per step by collection (send → reply): ${Object.entries(o.mongoMsByCollection ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')}; a succeeded run's document: ${p.runDocument.bytes} B (snapshot ${p.runDocument.snapshotBytes} B, ${p.runDocument.events} events ${p.runDocument.eventsBytes} B), version ${p.runDocument.version} (commits)`,
     '',
@@ -146,6 +154,15 @@ export function pipelineReport(p: PipelineResult & { store: string }): string {
     '|---|---:|---|---|',
     `| **steps/s, orchestrator / FlowProducer** (of the medians) | ${p.ratio} | ≥ 0.5 | ${p.ratio >= 0.5 ? 'yes' : 'no'} |`,
     `| each repetition's ratio | ${p.pairedRatios.join(', ')} | | |`,
+    ...(p.floor
+      ? [
+          `| store floor / FlowProducer: the most any orchestrator writing these records could reach here | ${Math.round((p.floor.stepsPerSecond / f.stepsPerSecond) * 1000) / 1000} | | |`,
+          `| orchestrator / store floor (floor rounds: ${p.floor.rounds.join(', ')} steps/s) | ${Math.round((o.stepsPerSecond / p.floor.stepsPerSecond) * 1000) / 1000} | | |`,
+          ...(p.floorBatched
+            ? [`| batched store floor / FlowProducer (floor rounds: ${p.floorBatched.rounds.join(', ')} steps/s) | ${Math.round((p.floorBatched.stepsPerSecond / f.stepsPerSecond) * 1000) / 1000} | | |`]
+            : []),
+        ]
+      : []),
   ];
   const s = p.soak;
   if (s) {
