@@ -38,14 +38,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { MongoClient } from 'mongodb';
-import type { JobError, JobState, TransitionRecord } from '../src/lifecycle/job.types';
 import { MongoTenantRepository } from '../src/tenants/mongo-tenant.repository';
 import { issueApiKey } from '../src/tenants/tenant-admin';
 import { realHands } from './demo-real-hands';
 import { pipelineDemo } from './demo-pipeline';
 import { dropRunData } from './lib/run-data';
 import { MAIN_JS, ScriptAbort, ServiceProcess, type Answer } from './lib/service-process';
-import { table, wrap } from './lib/text';
+import { count, followJobs, reportJobs, statePath, type Check, type JobView, type Tracked } from './lib/demo-jobs';
 import { examples, signedDelivery, variant, type Payload } from './lib/webhook-examples';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -76,7 +75,6 @@ const MONGODB_URI = process.env.MONGODB_URI ?? 'mongodb://127.0.0.1:27017';
 let t0 = Date.now();
 const ms = (at: number = Date.now()) => `+${String(Math.max(0, at - t0)).padStart(5)} ms`;
 const say = (line = '') => process.stdout.write(`${line}\n`);
-const ok = (pass: boolean) => (pass ? '✓' : '✗');
 
 /* ------------------------------------------------------------------------------------------ */
 /* the child service                                                                           */
@@ -90,7 +88,6 @@ const services: ServiceProcess[] = [];
 /** Cleanups of the parts that keep their own data (the real-hands part). */
 const cleanups: (() => Promise<void>)[] = [];
 
-const sleep = (n: number) => new Promise((r) => setTimeout(r, n));
 
 function printTail(s: ServiceProcess): void {
   s.printTail(say, LOG_TAIL_LINES);
@@ -153,15 +150,6 @@ async function http<T = Record<string, unknown>>(method: string, url: string, he
   return service!.http<T>(method, url, headers, body);
 }
 
-/** The slice of GET /jobs/:id the demo reads. */
-interface JobView {
-  id: string;
-  tenantId: string;
-  state: JobState;
-  error: JobError | null;
-  context: { reviewRounds: number; prUrl: string | null; failedStage: string | null };
-  history: TransitionRecord[];
-}
 
 interface WebhookAnswer {
   accepted?: boolean;
@@ -187,78 +175,11 @@ async function deliver(event: string, payload: Payload, secret: string): Promise
 /* jobs                                                                                        */
 /* ------------------------------------------------------------------------------------------ */
 
-/** A job the demo follows. */
-interface Tracked {
-  key: string;
-  scenario: string;
-  tenant: string;
-  id: string;
-  expected: JobState;
-  /** Extra check on the settled job; returns why it is wrong, or undefined. */
-  verify?: (job: JobView) => string | undefined;
-  /** Called on each observed state (e.g. cancel when CODING). */
-  onState?: (job: JobView, self: Tracked) => Promise<void>;
-  state: JobState;
-  job?: JobView;
-  printed: number;
-  settled: boolean;
-  timedOut?: boolean;
-  problem?: string;
-  cancelSent?: boolean;
-}
-
-/** States after which a job does not move by itself. */
-const RESTING: readonly string[] = ['COMPLETED', 'CANCELLED', 'FAILED'];
-
-const count = (job: JobView, event: string) => job.history.filter((h) => h.event === event).length;
-const statePath = (h: TransitionRecord[]) => (h.length ? [h[0].from, ...h.map((x) => x.to)] : []);
-const eventLabel = (h: TransitionRecord) => `${h.event}${h.attempt > 1 ? ` (attempt ${h.attempt})` : ''}`;
-
-/** Polls every unsettled job until all rest or the deadline passes, printing transitions live. */
-async function follow(jobs: Tracked[], deadline: number): Promise<void> {
-  const keyWidth = Math.max(...jobs.map((j) => j.key.length));
-  for (;;) {
-    const open = jobs.filter((j) => !j.settled);
-    if (!open.length) return;
-    if (Date.now() > deadline) {
-      for (const j of open) {
-        j.timedOut = true;
-        j.settled = true;
-      }
-      say(`${ms()}  timeout: ${open.map((j) => `${j.key} still ${j.state}`).join(', ')} (${JOBS_TIMEOUT_MS / 1000} s after the first delivery)`);
-      return;
-    }
-    const fresh: Array<{ j: Tracked; h: TransitionRecord }> = [];
-    await Promise.all(
-      open.map(async (j) => {
-        const res = await http<JobView>('GET', `/jobs/${j.id}`, auth(j.tenant));
-        if (res.status !== 200) throw new DemoAbort(`GET /jobs/${j.id} answered ${res.status}: ${JSON.stringify(res.body)}`);
-        j.job = res.body;
-        j.state = res.body.state;
-        for (const h of res.body.history.slice(j.printed)) fresh.push({ j, h });
-        j.printed = res.body.history.length;
-      }),
-    );
-    fresh.sort((a, b) => Date.parse(a.h.at) - Date.parse(b.h.at));
-    for (const { j, h } of fresh) {
-      say(`${ms(Date.parse(h.at))}  ${j.key.padEnd(keyWidth)}  ${`${h.from} → ${h.to}`.padEnd(22)}  ${eventLabel(h)}`);
-    }
-    for (const j of open) {
-      if (j.onState && j.job) await j.onState(j.job, j);
-      if (RESTING.includes(j.state)) j.settled = true;
-    }
-    await sleep(POLL_MS);
-  }
-}
 
 /* ------------------------------------------------------------------------------------------ */
 /* main                                                                                        */
 /* ------------------------------------------------------------------------------------------ */
 
-interface Check {
-  what: string;
-  pass: boolean;
-}
 
 async function demo(): Promise<number> {
   const started = Date.now();
@@ -425,7 +346,17 @@ async function demo(): Promise<number> {
   // 3. Follow every job.
   say();
   say(`3) following ${jobs.length} jobs (transitions as committed; times since the first delivery)`);
-  await follow(jobs, t0 + JOBS_TIMEOUT_MS);
+  await followJobs(jobs, t0 + JOBS_TIMEOUT_MS, {
+    get: async (j) => {
+      const res = await http<JobView>('GET', `/jobs/${j.id}`, auth(j.tenant));
+      if (res.status !== 200) throw new DemoAbort(`GET /jobs/${j.id} answered ${res.status}: ${JSON.stringify(res.body)}`);
+      return res.body;
+    },
+    say,
+    ms,
+    timeoutMs: JOBS_TIMEOUT_MS,
+    pollMs: POLL_MS,
+  });
 
   // 4. Real hands: AGENT=cli on a real repository, and a cancelled CLI run.
   say();
@@ -441,42 +372,7 @@ async function demo(): Promise<number> {
   checks.push({ what: `the dev-test-regression run converged after one regression round${pipeline.problem ? ` (${pipeline.problem})` : ''}`, pass: pipeline.ok });
 
   // 6. Report.
-  for (const j of jobs) {
-    if (j.timedOut) j.problem = `timed out in ${j.state}`;
-    else if (j.state !== j.expected) j.problem = `ended ${j.state}${j.job?.error ? ` (${j.job.error.code})` : ''}`;
-    else j.problem = j.verify && j.job ? j.verify(j.job) : undefined;
-  }
-  say();
-  say('history per job:');
-  for (const j of jobs) {
-    const h = j.job?.history ?? [];
-    say(`  ${j.key}  job ${j.id}  tenant ${j.tenant}  (${j.scenario})`);
-    const parts = h.length ? [h[0].from, ...h.map((x) => `─${eventLabel(x)}→ ${x.to}`)] : [j.state];
-    for (const l of wrap(parts, ' ', 118, '      ')) say(l);
-    if (j.job?.error) say(`      error: ${j.job.error.code} in ${j.job.error.stage}: ${j.job.error.message}`);
-    if (j.job?.context.prUrl) say(`      pull request: ${j.job.context.prUrl}`);
-  }
-  say();
-  const rows = jobs.map((j) => {
-    const h = j.job?.history ?? [];
-    return [
-      j.id.slice(0, 8),
-      j.key,
-      j.scenario,
-      j.expected,
-      j.timedOut ? `${j.state} (timeout)` : j.state,
-      ok(!j.problem),
-      `${statePath(h).join('→') || j.state}  [${h.length} events]`,
-    ];
-  });
-  for (const r of hands.rows) rows.push([r.id.slice(0, 8), r.key, r.scenario, r.expected, r.final, ok(r.ok), r.transitions]);
-  for (const l of table(['job', 'name', 'scenario', 'expected', 'final', 'ok', 'transitions'], rows)) say(l);
-  say();
-  say('checks:');
-  for (const c of checks) say(`  ${ok(c.pass)} ${c.what}`);
-  for (const j of jobs.filter((x) => x.problem)) say(`  ✗ ${j.key}: ${j.problem}`);
-  for (const r of hands.rows.filter((x) => x.problem)) say(`  ✗ ${r.key}: ${r.problem}`);
-
+  reportJobs(jobs, hands, checks, say);
   const jobsOk = jobs.filter((j) => !j.problem).length + hands.rows.filter((r) => r.ok).length;
   const total = jobs.length + hands.rows.length;
   const checksOk = checks.filter((c) => c.pass).length;
