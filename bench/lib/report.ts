@@ -48,6 +48,11 @@ export function cliReport(c: CliOverheadResult): string {
   ].join('\n');
 }
 
+/** CPU of every process of a saturated system per lifecycle, ms: worker, producer, Redis and the store. */
+function totalCpu(r: SaturatedResult): number {
+  return r.workerCpuMsPerLifecycle + r.producerCpuMsPerLifecycle + r.redisServerCpuMsPerLifecycle + (Number.isFinite(r.mongoServerCpuMsPerLifecycle) ? r.mongoServerCpuMsPerLifecycle : 0);
+}
+
 export function report(
   result: { label: string; versions: Record<string, unknown>; config: { runs: number; n: number; concurrency: number; rate: number; durationS: number }; ratios: Record<string, number>; likeForLike: { system: string; throughputRatio: number; p50Ratio: number }[]; volume?: VolumeResult; storeFloor?: StoreFloorResult; p50RatioBelowCapacity?: number; prefilled?: { jobsInCollection?: number }; agentBound?: { agentMs: number } },
   x: {
@@ -77,7 +82,7 @@ export function report(
       const r = x.satMed.get(`${s.name}|${p}`) as (SaturatedResult & { peakRssMb?: number }) | undefined;
       if (!r) continue;
       const l = p === x.p1 ? x.latMed.get(s.name) : undefined;
-      const cpuTotal = r.workerCpuMsPerLifecycle + r.producerCpuMsPerLifecycle + r.redisServerCpuMsPerLifecycle + (Number.isFinite(r.mongoServerCpuMsPerLifecycle) ? r.mongoServerCpuMsPerLifecycle : 0);
+      const cpuTotal = totalCpu(r);
       lines.push(
         `| ${s.name} | ${p} | ${r.lifecyclesPerSecond} | ${l?.p50 ?? '–'} | ${l?.p90 ?? '–'} | ${l?.p99 ?? '–'} | ${round(r.workerCpuMsPerLifecycle, 2)} (${round(r.workerSystemCpuMsPerLifecycle ?? NaN, 2)}) | ${round(cpuTotal, 2)} | ${round(r.mongoOpsPerLifecycle, 2)} | ${round(r.redisCommandsPerLifecycle, 1)} | ${r.peakRssMb ?? '–'} |`,
       );
@@ -105,6 +110,17 @@ export function report(
   }
   if (f) {
     lines.push(`| throughput / store floor (share of what the MongoDB-wire server allows) | ${r.throughputOfStoreFloor} | ≥ 0.9 | ${met(r.throughputOfStoreFloor >= 0.9)} |`);
+    const raw = x.satMed.get(`${x.baseline.name}|${x.p1}`);
+    if (raw) {
+      // What this machine allows at all (BENCHMARKS.md, "What this machine allows"): the floor
+      // against the raw chain, and — when the floor keeps the CPUs busy, so that rates go as 1 / CPU
+      // per lifecycle — the share of the floor left to an orchestrator that cost nothing beyond the
+      // floor's MongoDB work and the raw chain's queue work.
+      const floorCpu = f.clientCpuMsPerLifecycle + (Number.isFinite(f.mongoServerCpuMsPerLifecycle) ? f.mongoServerCpuMsPerLifecycle : 0);
+      const busy = round((f.lifecyclesPerSecond * floorCpu) / 1000, 2);
+      lines.push(`| ceiling here: store floor / ${x.baseline.name} (throughput ≥ 0.25 needs this ≥ 0.25) | ${round(f.lifecyclesPerSecond / raw.lifecyclesPerSecond, 3)} | | |`);
+      lines.push(`| ceiling here: floor CPU / (floor CPU + the raw chain's CPU), ${round(floorCpu, 2)} / (${round(floorCpu, 2)} + ${round(totalCpu(raw), 2)}) ms per lifecycle, the floor keeping ${busy} of ${v.nproc} CPUs busy (≥ 0.9 of the floor needs this ≥ 0.9) | ${round(floorCpu / (floorCpu + totalCpu(raw)), 3)} | | |`);
+    }
     const orch = x.satMed.get(`${x.orch.name}|${x.p1}`);
     if (orch) {
       const own = round(orch.workerCpuMsPerLifecycle - f.clientCpuMsPerLifecycle, 2);
