@@ -230,7 +230,7 @@ describe('dashboard runs in Chromium', () => {
     await expectAttr(page.locator(`[data-testid="run-row"][data-run-id="${runs.slow}"]`), 'data-status', 'canceled');
     await page.locator(`[data-testid="run-row"][data-run-id="${runs.demo}"]`).waitFor({ state: 'detached' });
     // The list re-renders after the filter's reload: wait for it to settle at the slow and the budget run.
-    await page.waitForFunction(() => document.querySelectorAll('[data-testid="run-row"]').length === 2, undefined, { timeout: 10_000 }).catch(() => undefined);
+    await page.waitForFunction(`document.querySelectorAll('[data-testid="run-row"]').length === 2`, undefined, { timeout: 10_000 }).catch(() => undefined);
     expect((await page.getByTestId('run-row').all()).length).toBe(2); // the slow and the budget run
     expect(page.url()).toContain('status=canceled'); // the filter is in the route
     await page.getByTestId('run-filter-status').selectOption('');
