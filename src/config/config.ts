@@ -163,6 +163,8 @@ export const configSchema = z.object({
   TENANT_MAX_ACTIVE_JOBS: int(0),
   /** How long a planning message of a tenant at its limit waits before it asks again, ms (±20 % jitter). */
   TENANT_LIMIT_RETRY_MS: int(1000, 1),
+  /** How long a process reuses a tenant record it read (budget settings, active-job limit), ms; a change made elsewhere applies within this (0 = read every time). */
+  TENANT_CACHE_MS: int(5000, 0),
   GITHUB_WEBHOOK_SECRET: z.string().optional(),
   GITHUB_WEBHOOK_TENANT: z.string().min(1).default('default'),
   /** An `issues.labeled` delivery creates a job only for this label. */

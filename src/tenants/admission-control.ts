@@ -24,8 +24,6 @@ const ADMITTED: Admission = { admitted: true };
 const LOCK_TTL_MS = 5000;
 const LOCK_TRIES = 5;
 const LOCK_WAIT_MS = 20;
-/** A tenant's limit is re-read from its record at most this often, ms. */
-const LIMIT_CACHE_MS = 5000;
 const UNLOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
 const jitter = (ms: number) => Math.max(1, Math.round(ms * (0.8 + Math.random() * 0.4)));
@@ -49,7 +47,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 @Injectable()
 export class ActiveJobLimit extends AdmissionControl implements OnModuleDestroy {
   private redis?: Redis;
-  private readonly limits = new Map<string, { limit: number; until: number }>();
 
   constructor(
     private readonly jobs: JobRepository,
@@ -59,15 +56,10 @@ export class ActiveJobLimit extends AdmissionControl implements OnModuleDestroy 
     super();
   }
 
-  /** The limit that applies to `tenantId` (0 = none); a change of the tenant record applies within 5 s. */
+  /** The limit that applies to `tenantId` (0 = none); a change of the tenant record applies within TENANT_CACHE_MS (see CachedTenantRepository). */
   async limitOf(tenantId: string): Promise<number> {
-    const cached = this.limits.get(tenantId);
-    if (cached && cached.until > Date.now()) return cached.limit;
     const tenant = await this.tenants.findById(tenantId);
-    const limit = tenant?.maxActiveJobs ?? this.config.TENANT_MAX_ACTIVE_JOBS;
-    if (this.limits.size > 10_000) this.limits.clear();
-    this.limits.set(tenantId, { limit, until: Date.now() + LIMIT_CACHE_MS });
-    return limit;
+    return tenant?.maxActiveJobs ?? this.config.TENANT_MAX_ACTIVE_JOBS;
   }
 
   async admit(job: Pick<JobRecord, 'id' | 'tenantId'>): Promise<Admission> {

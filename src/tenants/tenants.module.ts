@@ -3,6 +3,7 @@ import type { MongoClient } from 'mongodb';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { MONGO_CLIENT } from '../jobs/mongo.module';
 import { ActiveJobLimit, AdmissionControl } from './admission-control';
+import { CachedTenantRepository } from './cached-tenant.repository';
 import { MongoTenantRepository } from './mongo-tenant.repository';
 import { TenantAuthGuard } from './tenant-auth.guard';
 import { TenantRepository } from './tenant.repository';
@@ -19,7 +20,11 @@ import { TenantRepository } from './tenant.repository';
       inject: [MONGO_CLIENT, APP_CONFIG],
       useFactory: (client: MongoClient, config: AppConfig) => new MongoTenantRepository(client.db(config.MONGODB_DB)),
     },
-    { provide: TenantRepository, useExisting: MongoTenantRepository },
+    {
+      provide: TenantRepository,
+      inject: [MongoTenantRepository, APP_CONFIG],
+      useFactory: (inner: MongoTenantRepository, config: AppConfig) => new CachedTenantRepository(inner, config.TENANT_CACHE_MS),
+    },
     TenantAuthGuard,
     ActiveJobLimit,
     { provide: AdmissionControl, useExisting: ActiveJobLimit },
