@@ -10,6 +10,13 @@ import type { AttemptEnd, AttemptProcess, AttemptStart, StageAttemptRecord } fro
 export type { AttemptStart };
 import type { StageAttemptRepository } from './stage-attempt.repository';
 
+/**
+ * The tools of calls to the in-process MockAgent: its agent stages (`mock`) and its simulated pull
+ * requests (`pr:mock`, PR_GATEWAY=mock). A success of theirs before the first heartbeat is not
+ * recorded (see {@link AttemptHandle}).
+ */
+export const MOCK_AGENT_TOOLS: ReadonlySet<string> = new Set(['mock', 'pr:mock']);
+
 /** Options of the {@link AttemptTracker}. */
 export interface AttemptTrackerOptions {
   /** How often a running attempt writes its heartbeat, ms (HEARTBEAT_MS). */
@@ -24,9 +31,10 @@ export interface AttemptTrackerOptions {
 /**
  * Records one running stage attempt: its processes, heartbeat, log and end. Created by
  * {@link AttemptTracker.begin}. The record is written lazily — on the first process start, the
- * first heartbeat tick (HEARTBEAT_MS after the start) or the end. Only a MockAgent (`tool`
- * `mock`) attempt that succeeded before its first heartbeat is never written: a fast in-process
- * call costs no write; every attempt of a real tool (an agent CLI, a PR gateway) is recorded. `onLost` fires when a heartbeat finds the
+ * first heartbeat tick (HEARTBEAT_MS after the start) or the end. Only a MockAgent attempt (`tool`
+ * `mock` or `pr:mock`, {@link MOCK_AGENT_TOOLS}) that succeeded before its first heartbeat is never
+ * written: a fast in-process call costs no write; every attempt of a real tool (an agent CLI, the
+ * git or GitHub PR gateway) is recorded. `onLost` fires when a heartbeat finds the
  * attempt declared dead by the sweeper: the caller must stop the call (another attempt runs).
  */
 export class AttemptHandle {
@@ -139,7 +147,7 @@ export class AttemptHandle {
     const durationMs = endedAt.getTime() - this.record.startedAt.getTime();
     Object.assign(this.record, { status: end.status, usage: end.usage, error: end.error, endedAt, durationMs });
     const record =
-      end.status !== 'succeeded' || this.inserted || this.processes.length || this.record.tool !== 'mock'
+      end.status !== 'succeeded' || this.inserted || this.processes.length || !MOCK_AGENT_TOOLS.has(this.record.tool)
         ? this.enqueue(async () => {
             if (this.inserted) return this.repo.finish(this.id, { ...end, endedAt, durationMs, processes: [...this.processes] });
             // Never written yet (it ended before its first heartbeat or process): one insert of the

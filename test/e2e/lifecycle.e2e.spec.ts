@@ -44,6 +44,8 @@ describe('job lifecycle over HTTP (real workers, Redis, MongoDB-wire)', () => {
     expect(job.body.context.plan.length).toBeGreaterThan(0);
     expect(job.body.acceptedEvents).toEqual([]);
     expect(t.calls.filter((c) => c.jobId === id).map((c) => c.stage)).toEqual(['planning', 'coding', 'reviewing', 'pr-open']);
+    // Fast MockAgent successes, its simulated PR (`pr:mock`) included, cost no attempt record.
+    expect((await t.http.get(`/jobs/${id}/attempts`).set(tenant).expect(200)).body).toEqual([]);
   });
 
   it('review loop: rejected twice, the comments reach the next code call, then approved', async () => {
@@ -110,6 +112,9 @@ describe('job lifecycle over HTTP (real workers, Redis, MongoDB-wire)', () => {
     const done = await waitForState(t, id, ['COMPLETED']);
     expect(path(done.history)).toEqual(['QUEUED', 'PLANNING', 'CODING', 'REVIEWING', 'FAILED', 'REVIEWING', 'PR_OPEN', 'COMPLETED']);
     expect(done.history.find((h) => h.from === 'FAILED')).toEqual(expect.objectContaining({ event: 'RETRY', attempt: 0 }));
+    // Failed attempts are recorded, MockAgent's too; its fast successes are not.
+    const attempts = (await t.http.get(`/jobs/${id}/attempts`).set(tenant).expect(200)).body as { stage: string; attempt: number; status: string; tool: string }[];
+    expect(attempts.map((a) => `${a.stage}:${a.attempt}:${a.status}:${a.tool}`).sort()).toEqual(['reviewing:1:failed:mock', 'reviewing:2:failed:mock', 'reviewing:3:failed:mock']);
   });
 
   it('cancel during CODING aborts the agent call, ends CANCELLED, and no later stage runs', async () => {
