@@ -45,7 +45,7 @@ const round = (x: number, d = 1) => (Number.isFinite(x) ? Math.round(x * 10 ** d
 const mb = (b: number) => round(b / 2 ** 20, 1);
 const int = (env: NodeJS.ProcessEnv, name: string, def: number) => (env[name] === undefined || env[name] === '' ? def : Number(env[name]));
 
-/** The phase's knobs (documented in bench/run.ts's header). */
+/** The phase's knobs (documented in bench/lib/config.ts's header). */
 export function pipelineConfig(env: NodeJS.ProcessEnv) {
   return {
     /** Runs per repetition and side; 0 skips the phase (the soak too). */
