@@ -34,15 +34,39 @@ async function mongoAnswers(uri: string): Promise<boolean> {
   }
 }
 
-/** A redis-server on its own port and data dir; `restart` keeps both. */
-export class RedisServer {
+/**
+ * A server child on its own port and data dir: `up` starts it and waits until it answers, `down`
+ * signals it (the data dir stays, so `up` again is a restart), `stop` kills it and removes the dir.
+ */
+abstract class ServerProcess {
   child?: Child;
-  readonly url: string;
-  private constructor(
+  protected constructor(
     readonly port: number,
     readonly dir: string,
+  ) {}
+
+  abstract up(): Promise<void>;
+
+  async down(signal: NodeJS.Signals): Promise<void> {
+    this.child?.kill(signal);
+    await this.child?.waitExit(10_000);
+  }
+
+  async stop(): Promise<void> {
+    await this.down('SIGKILL').catch(() => undefined);
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A redis-server on its own port and data dir; `restart` keeps both. */
+export class RedisServer extends ServerProcess {
+  readonly url: string;
+  private constructor(
+    port: number,
+    dir: string,
     readonly aof: boolean,
   ) {
+    super(port, dir);
     this.url = `redis://127.0.0.1:${port}`;
   }
 
@@ -57,16 +81,6 @@ export class RedisServer {
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', this.aof ? 'yes' : 'no', '--appendfsync', 'everysec'];
     this.child = new Child(`redis:${this.port}`, 'redis-server', args, process.env, path.join(this.dir, 'redis.log'));
     await poll(async () => ((await redisAnswers(this.url)) ? true : undefined), 10_000, () => `redis-server did not start:\n${this.child!.log()}`, 50);
-  }
-
-  async down(signal: NodeJS.Signals): Promise<void> {
-    this.child?.kill(signal);
-    await this.child?.waitExit(10_000);
-  }
-
-  async stop(): Promise<void> {
-    await this.down('SIGKILL').catch(() => undefined);
-    fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
@@ -95,14 +109,14 @@ export function findFerretdb(): string | undefined {
 }
 
 /** FerretDB (SQLite handler) on its own port and data dir; `restart` keeps both. */
-export class FerretServer {
-  child?: Child;
+export class FerretServer extends ServerProcess {
   readonly uri: string;
   private constructor(
     readonly bin: string,
-    readonly port: number,
-    readonly dir: string,
+    port: number,
+    dir: string,
   ) {
+    super(port, dir);
     this.uri = `mongodb://127.0.0.1:${port}/`;
   }
 
@@ -127,15 +141,5 @@ export class FerretServer {
     ];
     this.child = new Child(`ferretdb:${this.port}`, this.bin, args, process.env, path.join(this.dir, 'ferretdb.log'));
     await poll(async () => ((await mongoAnswers(this.uri)) ? true : undefined), 20_000, () => `FerretDB did not start:\n${this.child!.log()}`, 100);
-  }
-
-  async down(signal: NodeJS.Signals): Promise<void> {
-    this.child?.kill(signal);
-    await this.child?.waitExit(10_000);
-  }
-
-  async stop(): Promise<void> {
-    await this.down('SIGKILL').catch(() => undefined);
-    fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
