@@ -1,7 +1,7 @@
-import { Db, MongoClient, type CommandStartedEvent } from 'mongodb';
+import type { CommandStartedEvent } from 'mongodb';
 import { CachedTenantRepository } from '../../src/tenants/cached-tenant.repository';
 import { MongoTenantRepository } from '../../src/tenants/mongo-tenant.repository';
-import { uniqueName } from '../support/test-app';
+import { useTestDatabase } from '../support/test-db';
 
 /**
  * The tenant reads the app makes per submission (budget settings) and per admission (active-job
@@ -9,23 +9,15 @@ import { uniqueName } from '../support/test-app';
  * MongoDB-wire server receives.
  */
 describe('CachedTenantRepository (real MongoDB-wire server)', () => {
-  let client: MongoClient;
-  let db: Db;
+  const t = useTestDatabase('tenantcache', (db) => new MongoTenantRepository(db), { monitorCommands: true });
   let store: MongoTenantRepository;
   let finds: string[] = [];
 
-  beforeAll(async () => {
-    client = await MongoClient.connect(process.env.MONGODB_URI!, { monitorCommands: true });
-    client.on('commandStarted', (e: CommandStartedEvent) => {
+  beforeAll(() => {
+    store = t.repo;
+    t.client.on('commandStarted', (e: CommandStartedEvent) => {
       if (e.commandName === 'find' && e.command.find === 'tenants') finds.push(JSON.stringify(e.command.filter));
     });
-    db = client.db(uniqueName('tenantcache'));
-    store = new MongoTenantRepository(db);
-    await store.ensureIndexes();
-  });
-  afterAll(async () => {
-    await db.dropDatabase();
-    await client.close();
   });
   beforeEach(() => {
     finds = [];

@@ -1,30 +1,16 @@
-import { Db, MongoClient } from 'mongodb';
 import { Redactor } from '../../src/common/secrets';
 import { AttemptLogWriter } from '../../src/logs/attempt-log-writer';
 import { linesOf, type JobLogLine } from '../../src/logs/job-log.repository';
 import { MongoJobLogRepository } from '../../src/logs/mongo-job-log.repository';
-import { uniqueName } from '../support/test-app';
+import { useTestDatabase } from '../support/test-db';
 
 /** The job log store on the real MongoDB-wire server: chunks, the byte cap with its marker, redaction, order. */
 describe('job logs (AttemptLogWriter + MongoJobLogRepository)', () => {
-  let client: MongoClient;
-  let db: Db;
-  let repo: MongoJobLogRepository;
-
-  beforeAll(async () => {
-    client = await MongoClient.connect(process.env.MONGODB_URI!);
-    db = client.db(uniqueName('logs'));
-    repo = new MongoJobLogRepository(db);
-    await repo.ensureIndexes();
-  });
-  afterAll(async () => {
-    await db.dropDatabase();
-    await client.close();
-  });
+  const t = useTestDatabase('logs', (db) => new MongoJobLogRepository(db));
 
   const writer = (jobId: string, attempt: number, maxBytes: number, published: JobLogLine[] = []) =>
     new AttemptLogWriter(
-      repo,
+      t.repo,
       { publish: (_job, lines) => void published.push(...lines) },
       { jobId, tenantId: 'acme', attemptId: `${jobId}:coding:0:${attempt}:x`, stage: 'coding', attempt },
       { maxBytes, flushMs: 20, redactor: new Redactor(['s3cr3t-value-123']) },
@@ -35,7 +21,7 @@ describe('job logs (AttemptLogWriter + MongoJobLogRepository)', () => {
     const w = writer('job-a', 1, 1_000_000, published);
     for (let i = 0; i < 450; i++) w.write({ at: Date.now(), stream: i % 2 ? 'stderr' : 'stdout', text: `line ${i}${i === 7 ? ' token s3cr3t-value-123 and ghp_abcdefghijklmnopqrstuvwxyz0123' : ''}` });
     await w.flush();
-    const lines = linesOf(await repo.chunks('job-a', {}, 100));
+    const lines = linesOf(await t.repo.chunks('job-a', {}, 100));
     expect(lines).toHaveLength(450);
     expect(lines.map((l) => l.text.split(' ').slice(0, 2).join(' '))).toEqual(Array.from({ length: 450 }, (_, i) => `line ${i}`));
     expect(lines[7].text).toBe('line 7 token [redacted] and [redacted]');
@@ -51,7 +37,7 @@ describe('job logs (AttemptLogWriter + MongoJobLogRepository)', () => {
       if (i % 20 === 19) await w.flush(); // chunks of 20 lines (2,000 bytes)
     }
     await w.flush();
-    const lines = linesOf(await repo.chunks('job-b', {}, 100));
+    const lines = linesOf(await t.repo.chunks('job-b', {}, 100));
     expect(lines[0].stream).toBe('system');
     const m = /^\[… (\d+) earlier line\(s\), (\d+) bytes, dropped: over LOG_MAX_BYTES \(4096\) …\]$/.exec(lines[0].text);
     expect(m).not.toBeNull();
@@ -70,8 +56,8 @@ describe('job logs (AttemptLogWriter + MongoJobLogRepository)', () => {
     const w2 = writer('job-c', 2, 1_000_000);
     w2.write({ stream: 'stdout', text: 'second attempt' });
     await w2.flush();
-    expect(linesOf(await repo.chunks('job-c', {}, 10)).map((l) => `${l.attempt}:${l.text}`)).toEqual(['1:first attempt', '2:second attempt']);
-    expect(linesOf(await repo.chunks('job-c', { attempt: 2 }, 10)).map((l) => l.text)).toEqual(['second attempt']);
-    expect(await repo.chunks('job-c', { stage: 'planning' }, 10)).toEqual([]);
+    expect(linesOf(await t.repo.chunks('job-c', {}, 10)).map((l) => `${l.attempt}:${l.text}`)).toEqual(['1:first attempt', '2:second attempt']);
+    expect(linesOf(await t.repo.chunks('job-c', { attempt: 2 }, 10)).map((l) => l.text)).toEqual(['second attempt']);
+    expect(await t.repo.chunks('job-c', { stage: 'planning' }, 10)).toEqual([]);
   });
 });

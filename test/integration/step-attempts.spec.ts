@@ -1,23 +1,9 @@
-import { Db, MongoClient } from 'mongodb';
 import { StepAttemptRepository } from '../../src/runs/step-attempts';
-import { uniqueName } from '../support/test-app';
+import { useTestDatabase } from '../support/test-db';
 
 /** The router's `auto` input against the real MongoDB-wire server: the newest successes of a tool, whatever their age. */
 describe('StepAttemptRepository.medianByTool (real MongoDB-wire server)', () => {
-  let client: MongoClient;
-  let db: Db;
-  let repo: StepAttemptRepository;
-
-  beforeAll(async () => {
-    client = await MongoClient.connect(process.env.MONGODB_URI!);
-    db = client.db(uniqueName('stepatt'));
-    repo = new StepAttemptRepository(db);
-    await repo.ensureIndexes();
-  });
-  afterAll(async () => {
-    await db.dropDatabase();
-    await client.close();
-  });
+  const t = useTestDatabase('stepatt', (db) => new StepAttemptRepository(db));
 
   it('takes the median of the newest 20 successes by end time, across minutes to months, ignoring failures and other tools', async () => {
     const now = Date.now();
@@ -32,15 +18,15 @@ describe('StepAttemptRepository.medianByTool (real MongoDB-wire server)', () => 
       ...Array.from({ length: 10 }, (_, i) => ({ tool: 'fast', status: 'failed', ago: i * minute, durationMs: 5 })),
       ...Array.from({ length: 20 }, (_, i) => ({ tool: 'slow', status: 'succeeded', ago: i * minute, durationMs: 500 })),
     ];
-    await db.collection('step_attempts').insertMany(
+    await t.db.collection('step_attempts').insertMany(
       rows.map((r, i) => ({ _id: `r:${i}`, runId: 'r', step: `s${i}`, templateStep: 's', visit: 1, attempt: 1, tool: r.tool, status: r.status, startedAt: new Date(now - r.ago - r.durationMs), heartbeatAt: new Date(now - r.ago), endedAt: new Date(now - r.ago), durationMs: r.durationMs })) as never[],
     );
     // The newest 20 successes of `fast`: 5 × 10, 10 × 20, 5 × 30 → lower median 20.
-    expect(await repo.medianByTool(['fast', 'slow', 'none'])).toEqual({ fast: 20, slow: 500 });
+    expect(await t.repo.medianByTool(['fast', 'slow', 'none'])).toEqual({ fast: 20, slow: 500 });
     // Again (the window that answered is remembered): the same.
-    expect(await repo.medianByTool(['fast'])).toEqual({ fast: 20 });
+    expect(await t.repo.medianByTool(['fast'])).toEqual({ fast: 20 });
     // Only months-old successes: still found (the last read has no bound).
-    await db.collection('step_attempts').deleteMany({ tool: 'fast', durationMs: { $lt: 1000 } });
-    expect(await repo.medianByTool(['fast'])).toEqual({ fast: 1000 });
+    await t.db.collection('step_attempts').deleteMany({ tool: 'fast', durationMs: { $lt: 1000 } });
+    expect(await t.repo.medianByTool(['fast'])).toEqual({ fast: 1000 });
   });
 });
