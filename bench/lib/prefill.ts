@@ -5,7 +5,8 @@
  * one in the same run.
  *
  * The documents are clones of what real lifecycles of this run left (COMPLETED jobs and their
- * `stage_attempts` records; job logs are not written by the MockAgent), with new
+ * `stage_attempts` records, or for a MockAgent run, which records none, the ended records its stages
+ * would leave with a real tool; job logs are not written by the MockAgent), with new
  * ids, `updatedAt`/`createdAt` spread over the past day, and `benchPrefill: true`, which
  * {@link OrchestratorSystem.reset} keeps. Every hot query of a worker (stage read by `_id`, commit,
  * the tenant's active-job count, the sweeper's scans) then runs against a collection where nearly
@@ -53,6 +54,9 @@ export async function prefill(db: Db, n: number, batch = 500, parallel = 8): Pro
     list.push(a);
     attemptsOf.set(a.jobId, list);
   }
+  // MockAgent runs record no attempts (their fast successes cost no write), but a deployment's
+  // real tools record one per stage: give such a sample the ended records its stages would leave.
+  for (const sample of samples) if (!attemptsOf.has(sample._id)) attemptsOf.set(sample._id, endedAttemptsOf(sample));
   const day = 86_400_000;
   let insertedJobs = 0;
   let insertedAttempts = 0;
@@ -86,6 +90,20 @@ export async function prefill(db: Db, n: number, batch = 500, parallel = 8): Pro
     jobsInCollection: await jobs.countDocuments({}),
     attemptsInCollection: await attempts.countDocuments({}),
   };
+}
+
+/** The stage a commit leaving `state` ended (the job machine's stage states). */
+const STAGE_OF: Record<string, string> = { PLANNING: 'planning', CODING: 'coding', REVIEWING: 'reviewing', PR_OPEN: 'pr-open' };
+
+/**
+ * One succeeded `stage_attempts` document per stage commit in a finished job's history, as an
+ * agent CLI or PR gateway leaves it (`tool` `bench`, no processes; times set by the caller).
+ */
+function endedAttemptsOf(job: Document): Document[] {
+  const history = (job.history ?? []) as { from: string; to: string }[];
+  return history
+    .filter((h) => STAGE_OF[h.from] && h.to !== h.from)
+    .map((h, version) => ({ jobId: job._id, tenantId: job.tenantId, stage: STAGE_OF[h.from], attempt: 1, version, tool: 'bench', status: 'succeeded', host: 'bench', workerPid: 0, workerId: 'bench', processes: [], durationMs: 1, usage: null, error: null, sweepAt: null }));
 }
 
 /** Removes what {@link prefill} inserted. */
